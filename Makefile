@@ -1,0 +1,35 @@
+# The README's two commands: `make run` and `make test`. Both set up everything from scratch.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+STAMP   = $(VENV)/.installed
+
+.PHONY: run test lint venv build validate bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+validate: $(STAMP)
+	$(BIN)/kgpub validate
+
+build: $(STAMP)
+	$(BIN)/kgpub build
+
+run: $(STAMP)
+	$(BIN)/kgpub validate
+	$(BIN)/kgpub build
+	$(BIN)/kgpub serve --site site --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) site .site.building-* .pytest_cache

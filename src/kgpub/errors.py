@@ -1,0 +1,36 @@
+"""Error types. The CLI maps them to exit codes (pySHACL's convention)."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_INVALID = 1  # the data breaks a shape
+EXIT_USAGE = 2  # bad options, unreadable or unparsable input
+
+
+class KgpubError(Exception):
+    """An error the user can fix; its message says what and where."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(KgpubError):
+    """kgpub.toml is missing or wrong."""
+
+
+class LoadError(KgpubError):
+    """A source file cannot be read or parsed."""
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None):
+        where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+        super().__init__(f"{where}{message}")
+        self.file, self.line = file, line
+
+
+class InvalidData(KgpubError):
+    """Validation found violations; the report is attached."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(self, report):
+        super().__init__(f"{len(report.violations)} violation(s): nothing was published")
+        self.report = report

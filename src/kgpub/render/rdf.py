@@ -1,0 +1,33 @@
+"""Render RDF documents: one per entity and format, and gzipped whole-graph dumps."""
+
+from __future__ import annotations
+
+import gzip
+import io
+
+from ..formats import DUMP_FORMATS, RDF_FORMATS, Format, serialize
+from ..index import Index
+
+DUMP_NAME = "dataset"
+
+
+def entity_documents(index: Index, iri: str) -> list[tuple[str, bytes]]:
+    """(file path, bytes) of the entity's description in every RDF format."""
+    triples = index.description(iri)
+    doc = index.path(iri)
+    return [(doc + f.suffix, serialize(triples, f, index.prefixes)) for f in RDF_FORMATS]
+
+
+def dump_path(fmt: Format) -> str:
+    return f"dumps/{DUMP_NAME}{fmt.suffix}.gz"
+
+
+def dumps(index: Index) -> list[tuple[str, bytes]]:
+    """The whole graph (vocabulary + data), gzipped with a fixed mtime so builds are identical."""
+    out = []
+    for fmt in DUMP_FORMATS:
+        buf = io.BytesIO()
+        with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:
+            gz.write(serialize(index.triples, fmt, index.prefixes))
+        out.append((dump_path(fmt), buf.getvalue()))
+    return out

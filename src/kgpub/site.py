@@ -1,0 +1,147 @@
+"""Site: the build pipeline. load -> validate -> index -> render -> write, then an atomic swap.
+
+Everything is rendered into a fresh directory beside the output; only a complete build replaces
+the previous site, in one atomic rename, so a failed or killed build leaves the old site intact.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from .config import Project
+from .errors import InvalidData, KgpubError
+from .index import Index
+from .load import load_sources
+from .render.html import STYLESHEET, HtmlRenderer
+from .render.rdf import dumps, entity_documents
+from .validate import Report, validate_sources
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    files: int
+    entities: int
+    report: Report
+
+
+def load_index(project: Project) -> tuple[Index, Report]:
+    """Load and validate the project; refuse on violations. The one entry point to a graph."""
+    sources = load_sources(project)
+    report = validate_sources(sources)
+    if not report.conforms:
+        raise InvalidData(report)
+    return Index(project, sources), report
+
+
+def render_site(index: Index) -> Iterator[tuple[str, bytes]]:
+    """Every file of the site as (relative path, bytes), in a deterministic order."""
+    html = HtmlRenderer(index)
+    for iri in index.entities:
+        path, page = html.render_entity(iri)
+        yield path, page.encode("utf-8")
+        yield from entity_documents(index, iri)
+    for render in (html.render_home, html.render_not_found):
+        path, page = render()
+        yield path, page.encode("utf-8")
+    yield from dumps(index)
+    yield STYLESHEET, files("kgpub").joinpath("static/style.css").read_bytes()
+
+
+def build(
+    project: Project, out: Path | None = None, progress: Progress | None = None
+) -> BuildResult:
+    out = Path(out) if out else project.root / "site"
+    index, report = load_index(project)
+    total = len(index.entities) + 1
+    staging = _staging_dir(out)
+    try:
+        count = 0
+        done = 0
+        for path, data in render_site(index):
+            _write(staging, path, data)
+            count += 1
+            if path.endswith(".html"):
+                done += 1
+                if progress:
+                    progress(min(done, total), total)
+        _swap_into_place(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return BuildResult(out=out, files=count, entities=len(index.entities), report=report)
+
+
+def _staging_dir(out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise KgpubError(f"{out} exists and is not a directory; choose another --out")
+    # Leftovers of killed builds are removed; their pids are gone.
+    for stale in out.parent.glob(f".{out.name}.building-*"):
+        pid = stale.name.rsplit("-", 1)[-1]
+        if not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(stale, ignore_errors=True)
+    staging = out.parent / f".{out.name}.building-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    return staging
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write(root: Path, rel: str, data: bytes) -> None:
+    target = root / rel
+    if ".." in Path(rel).parts or Path(rel).is_absolute():
+        raise KgpubError(f"refusing to write outside the site: {rel}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+
+
+_RENAME_EXCHANGE = 2
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    """Replace out by staging atomically: renameat2(RENAME_EXCHANGE) swaps two directories in
+    one step on Linux; elsewhere two renames leave only a brief window without a site."""
+    if not out.exists():
+        os.rename(staging, out)
+        return
+    if _exchange(staging, out):
+        shutil.rmtree(staging)  # staging now holds the previous site
+        return
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    os.rename(out, old)
+    os.rename(staging, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd = -100
+    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    return rc == 0
