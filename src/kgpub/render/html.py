@@ -340,7 +340,6 @@ class HtmlRenderer:
     # ---- pieces ----------------------------------------------------------------------------------
 
     def _common(self, path: str, iri: str | None) -> dict:
-        ix = self.index
         doc = path[: -len(HTML.suffix)]
         alternates = (
             [
