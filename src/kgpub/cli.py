@@ -67,7 +67,7 @@ def validate(project_dir: Path, fmt: str) -> None:
             click.echo(json.dumps({"conforms": False, "error": str(exc)}))
         _fail(exc)
         return
-    click.echo(report.to_json() if fmt == "json" else report.to_text(sources.prefixes))
+    click.echo(report.to_json() if fmt == "json" else report.to_text())
     sys.exit(EXIT_OK if report.conforms else EXIT_INVALID)
 
 
@@ -123,39 +123,56 @@ def _progress_bar():
 
 @main.command()
 @project_option
-@click.option(
-    "--site",
-    "site_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Serve an existing build instead of building first.",
-)
+@click.option("--site", "site_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Serve an existing build instead of validating and building first.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(project_dir: Path, site_dir: Path | None, host: str, port: int) -> None:
-    """Serve the site locally (a plain static server)."""
-    import functools
-    import http.server
-
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes (each runs its own SPARQL query workers).")
+@click.option("--get", "get_path", default=None, metavar="PATH",
+              help="Answer one GET request for PATH (e.g. /topic/x), print it and exit.")
+@click.option("--accept", default=None, help="With --get: the Accept header to send.")
+def serve(project_dir: Path, site_dir: Path | None, host: str, port: int, workers: int,
+          get_path: str | None, accept: str | None) -> None:
+    """Serve the site with content negotiation, the SPARQL endpoint and the harvesting
+    interfaces, on a production ASGI server (uvicorn)."""
     from .site import build as build_site
 
     try:
         project = _project(project_dir)
         if site_dir is None:
             site_dir = build_site(project).out
+        elif not (site_dir / "index.html").is_file():
+            raise KgpubError(f"{site_dir} is not a built site (no index.html); run kgpub build")
     except InvalidData as exc:
         click.echo(exc.report.to_text(), err=True)
         sys.exit(EXIT_INVALID)
     except KgpubError as exc:
         _fail(exc)
         return
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site_dir))
-    with http.server.ThreadingHTTPServer((host, port), handler) as httpd:
-        click.echo(f"Serving {site_dir} at http://{host}:{port}/ (Ctrl-C to stop)")
-        try:
-            httpd.serve_forever()
-        except KeyboardInterrupt:
-            pass
+    if get_path is not None:
+        sys.exit(_get_once(project, site_dir, get_path, accept))
+    from .server.app import serve_forever
+
+    click.echo(f"Serving {site_dir} at http://{host}:{port}/ (SPARQL at /sparql; Ctrl-C stops)")
+    serve_forever(project, site_dir, host=host, port=port, workers=workers)
+
+
+def _get_once(project: Project, site_dir: Path, path: str, accept: str | None) -> int:
+    """One request through the real application, printed like `curl -i`."""
+    from starlette.testclient import TestClient
+
+    from .server.app import create_app
+
+    headers = {"accept": accept} if accept else {}
+    with TestClient(create_app(project, site_dir), base_url="http://localhost") as client:
+        response = client.get(path, headers=headers, follow_redirects=False)
+    click.echo(f"HTTP/1.1 {response.status_code} {response.reason_phrase}")
+    for key, value in response.headers.items():
+        click.echo(f"{key}: {value}")
+    click.echo("")
+    click.echo(response.text, nl=False)
+    return 0 if response.status_code < 400 else 1
 
 
 if __name__ == "__main__":

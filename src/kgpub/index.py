@@ -175,6 +175,22 @@ class Index:
                 return found
         return Label(fallback_name(iri), None)
 
+    def is_tombstone(self, iri: str) -> bool:
+        """A withdrawn entity: kept in the data with owl:deprecated true (and, if it has a
+        successor, dcterms:isReplacedBy), so its IRI answers 410 Gone or 301 instead of 404."""
+        return any(
+            isinstance(v, ox.Literal) and v.value in ("true", "1")
+            for v in self.values(iri, OWL + "deprecated")
+        )
+
+    def replacement(self, iri: str) -> str | None:
+        v = self.value(iri, DCT + "isReplacedBy")
+        return v.value if isinstance(v, ox.NamedNode) else None
+
+    @cached_property
+    def live_entries(self) -> list[str]:
+        return [e for e in self.entities if self.kind(e) == "entry" and not self.is_tombstone(e)]
+
     def has_label(self, iri: str) -> bool:
         return any(self.values(iri, p) for p in LABEL_PROPERTIES)
 

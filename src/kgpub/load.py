@@ -39,6 +39,7 @@ class Sources:
     prefixes: dict[str, str] = field(default_factory=dict)
     locations: dict[str, Location] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    base: str = ""
 
     @property
     def graph(self) -> list[ox.Triple]:
@@ -56,7 +57,7 @@ def source_files(directory: Path) -> list[Path]:
 
 
 def load_sources(project: Project, *, with_shapes: bool = True) -> Sources:
-    src = Sources()
+    src = Sources(base=project.base)
     roles = [("ontology", project.ontology_dir), ("data", project.data_dir)]
     if with_shapes:
         roles.append(("shapes", project.shapes_dir))
@@ -98,7 +99,9 @@ def _parse_file(project: Project, path: Path, src: Sources, *, track: bool) -> l
     except SyntaxError as exc:
         message = str(exc)
         # pyoxigraph says "Parser error at line L between columns ...: what"; keep the what.
-        message = re.sub(r"^Parser error at line \d+ between columns \d+ and \d+: ", "", message)
+        message = re.sub(r"^Parser error at line \d+ (between columns \d+ and \d+|column \d+): ",
+                         "", message)
+        message = re.sub(r" \(line \d+\)$", "", message)
         col = f", column {exc.offset}" if exc.offset else ""
         raise LoadError(
             f"Turtle syntax error{col}: {message}. Fix the syntax at this line "
@@ -117,7 +120,17 @@ def _parse_file(project: Project, path: Path, src: Sources, *, track: bool) -> l
                 src.locations[iri] = Location(
                     shown, found.get(iri) or _any_line(text, iri, parser.prefixes or {})
                 )
-        # A blank node is reported where the subject that points at it is defined.
+        # A top-level blank node ("[ a sphr:Publication ... ] .") is located at the n-th
+        # statement that starts with "[" in column 0; nested ones where their owner is.
+        objects = {t.object.value for t in triples if isinstance(t.object, ox.BlankNode)}
+        top = list(dict.fromkeys(
+            t.subject.value for t in triples
+            if isinstance(t.subject, ox.BlankNode) and t.subject.value not in objects
+        ))
+        bracket_lines = [n for n, line in enumerate(text.splitlines(), 1) if line.startswith("[")]
+        for i, node in enumerate(top):
+            line = bracket_lines[i] if i < len(bracket_lines) else None
+            src.locations.setdefault(node, Location(shown, line))
         for t in triples:
             if isinstance(t.object, ox.BlankNode) and t.object.value not in src.locations:
                 owner = src.locations.get(t.subject.value)

@@ -20,8 +20,17 @@ from .config import Project
 from .errors import InvalidData, KgpubError
 from .index import Index
 from .load import load_sources
-from .render.html import STYLESHEET, HtmlRenderer
+from .render.harvest import (
+    FEED_PATH,
+    atom_feed,
+    meta_files,
+    robots_txt,
+    sitemaps,
+    void_documents,
+)
+from .render.html import HtmlRenderer
 from .render.rdf import dumps, entity_documents
+from .render.templates import ASSETS
 from .validate import Report, validate_sources
 
 Progress = Callable[[int, int], None]
@@ -55,13 +64,21 @@ def render_site(index: Index) -> Iterator[tuple[str, bytes]]:
         path, page = render()
         yield path, page.encode("utf-8")
     yield from dumps(index)
-    yield STYLESHEET, files("kgpub").joinpath("static/style.css").read_bytes()
+    yield from sitemaps(index, extra_pages=["index.html"])
+    yield "robots.txt", robots_txt(index)
+    yield from void_documents(index)
+    yield FEED_PATH, atom_feed(index)
+    yield from meta_files(index)
+    for asset in sorted(files("kgpub").joinpath("static").iterdir(), key=lambda a: a.name):
+        if asset.is_file():
+            yield f"{ASSETS}/{asset.name}", asset.read_bytes()
 
 
 def build(
     project: Project, out: Path | None = None, progress: Progress | None = None
 ) -> BuildResult:
     out = Path(out) if out else project.root / "site"
+    check_output(project, out)
     index, report = load_index(project)
     total = len(index.entities) + 1
     staging = _staging_dir(out)
@@ -80,6 +97,21 @@ def build(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return BuildResult(out=out, files=count, entities=len(index.entities), report=report)
+
+
+def check_output(project: Project, out: Path) -> None:
+    """Never replace the project, its sources, or a directory that is not an earlier build."""
+    target = out.resolve()
+    root = project.root.resolve()
+    sources = [root] + [d.resolve() for d in (project.ontology_dir, project.data_dir,
+                                                project.shapes_dir)]
+    if target in root.parents or any(target == d or d in target.parents for d in sources[1:]) \
+            or target == root:
+        raise KgpubError(f"--out {out} would replace the project or its sources; "
+                         "choose a directory of its own, e.g. site/")
+    if target.is_dir() and any(target.iterdir()) and not (target / ".kgpub" / "site.json").is_file():
+        raise KgpubError(f"{out} is not empty and is not a site built by kgpub; refusing to "
+                         "replace it. Choose another --out or empty it first.")
 
 
 def _staging_dir(out: Path) -> Path:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 
 import pyoxigraph as ox
 from pyshacl import validate as shacl_validate
 from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.collection import Collection
 from rdflib.namespace import RDF, SH, XSD
 
 from .load import Sources
@@ -73,18 +75,15 @@ class Report:
             ensure_ascii=False,
         )
 
-    def to_text(self, prefixes: dict[str, str] | None = None) -> str:
-        short = _shortener(prefixes or {})
+    def to_text(self) -> str:
         out: list[str] = []
         for title, items in (("Violations", self.violations), ("Warnings", self.warnings)):
             if not items:
                 continue
             out.append(f"{title} ({len(items)}):")
             for p in items:
-                out.append(
-                    f"{p.where}: {p.severity}: <{p.focus}>"
-                    + (f" {short(p.path)}" if p.path else "")
-                )
+                focus = f"<{p.focus}>" if ":" in p.focus else "[a blank node]"
+                out.append(f"{p.where}: {p.severity}: {focus}" + (f" {p.path}" if p.path else ""))
                 out.append(f"    {p.message}")
                 if p.value is not None:
                     out.append(f"    value: {p.value}")
@@ -125,9 +124,40 @@ def to_rdflib_term(term):
 def to_rdflib(triples) -> Graph:
     g = Graph()
     add = g.add
-    for t in triples:
-        add((to_rdflib_term(t.subject), to_rdflib_term(t.predicate), to_rdflib_term(t.object)))
+    # An ill-typed literal ("2016-13-45"^^xsd:date) is a finding for the shapes, not a traceback:
+    # rdflib logs one while converting it, so keep its term logger quiet here.
+    term_log = logging.getLogger("rdflib.term")
+    level = term_log.level
+    term_log.setLevel(logging.CRITICAL)
+    try:
+        for t in triples:
+            add((to_rdflib_term(t.subject), to_rdflib_term(t.predicate), to_rdflib_term(t.object)))
+    finally:
+        term_log.setLevel(level)
     return g
+
+
+# Paths the site itself uses: an entity there would be overwritten by the home page, a dump...
+RESERVED = ("index", "404", "sitemap", "robots", "feed", "sparql", "oai", "dumps/", "_assets/",
+            ".well-known/", ".kgpub/")
+
+
+def reserved_path_problems(sources: Sources, base: str) -> list[Problem]:
+    problems = []
+    for iri, loc in sorted(sources.locations.items()):
+        if not iri.startswith(base):
+            continue
+        path = iri[len(base):]
+        clash = next((r for r in RESERVED if path == r.rstrip("/") or path.startswith(r)
+                      or (not r.endswith("/") and path.startswith(r + "-"))), None)
+        if clash:
+            problems.append(Problem(
+                file=loc.file, line=loc.line or 0, focus=iri, path="", severity="violation",
+                message=f"The IRI's path {path!r} is reserved for the site's own files ({clash}).",
+                hint="Give the entity another slug, e.g. under topic/, resource/, agent/ or place/.",
+                rule="kgpub:ReservedPath",
+            ))
+    return problems
 
 
 def validate_sources(sources: Sources) -> Report:
@@ -139,10 +169,36 @@ def validate_sources(sources: Sources) -> Report:
         data, shacl_graph=shapes, inference="none", allow_warnings=True, advanced=True
     )
     short = _shortener(sources.prefixes)
-    problems = []
-    for result in results.subjects(RDF.type, SH.ValidationResult):
-        problems.append(_problem(results, shapes, result, sources, short))
+    # Only top-level results: nested sh:detail results (of sh:node, sh:or...) would report
+    # the same fault again on other entities.
+    problems = [
+        _problem(results, shapes, result, sources, short)
+        for report in results.subjects(RDF.type, SH.ValidationReport)
+        for result in results.objects(report, SH.result)
+    ]
+    if sources.base:
+        problems += reserved_path_problems(sources, sources.base)
     return Report(sorted(set(problems)))
+
+
+def _path_text(g: Graph, path, short) -> str:
+    """A SHACL property path in SPARQL syntax: skos:broader*, ^dcterms:subject, a/b, (a|b)."""
+    if isinstance(path, URIRef):
+        return short(str(path))
+    for prop, suffix in ((SH.zeroOrMorePath, "*"), (SH.oneOrMorePath, "+"),
+                         (SH.zeroOrOnePath, "?")):
+        inner = g.value(path, prop)
+        if inner is not None:
+            return _path_text(g, inner, short) + suffix
+    inverse = g.value(path, SH.inversePath)
+    if inverse is not None:
+        return "^" + _path_text(g, inverse, short)
+    alternatives = g.value(path, SH.alternativePath)
+    if alternatives is not None:
+        return "(" + "|".join(_path_text(g, p, short) for p in Collection(g, alternatives)) + ")"
+    if g.value(path, RDF.first) is not None:
+        return "/".join(_path_text(g, p, short) for p in Collection(g, path))
+    return "(path)"
 
 
 def _problem(results: Graph, shapes: Graph, result, sources: Sources, short) -> Problem:
@@ -168,7 +224,7 @@ def _problem(results: Graph, shapes: Graph, result, sources: Sources, short) -> 
         file=loc.file if loc else "(unknown file)",
         line=(loc.line or 0) if loc else 0,
         focus=str(focus),
-        path=short(str(path)) if isinstance(path, URIRef) else ("" if path is None else "(path)"),
+        path="" if path is None else _path_text(results, path, short),
         severity=sev,
         message=" ".join(messages) or component,
         value=None

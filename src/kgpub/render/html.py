@@ -3,20 +3,14 @@ so the site browses from any host or from disk."""
 
 from __future__ import annotations
 
-import json
-import posixpath
 from dataclasses import dataclass, field
 from datetime import date
 
 import pyoxigraph as ox
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
 
 from ..formats import HTML, RDF_FORMATS
 from ..index import DCT, FOAF, ORG, OWL, RDF_TYPE, RDFS, SKOS, XSD, Index, Label
-
-ASSETS = "_assets"
-STYLESHEET = f"{ASSETS}/style.css"
+from .templates import chrome, environment, json_for_script, rel, safe_url
 
 # Properties shown in the page header, not repeated in the metadata table.
 HEADER_PROPS = {
@@ -96,12 +90,6 @@ class EntryCard:
     sort_key: tuple = field(default_factory=tuple)
 
 
-def safe_url(url: str) -> str | None:
-    """Only http(s) links leave the site (data is validated too; this is defence in depth)."""
-    lowered = url.strip().lower()
-    return url if lowered.startswith(("http://", "https://")) else None
-
-
 def format_date(lit: ox.Literal) -> str:
     dt = lit.datatype.value if lit.datatype else ""
     try:
@@ -116,34 +104,18 @@ def format_date(lit: ox.Literal) -> str:
     return lit.value
 
 
-def json_for_script(data) -> Markup:
-    """JSON safe inside <script>: no '<', '>' or '&' can end the element early."""
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1)
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return Markup(text)
-
-
 class HtmlRenderer:
     def __init__(self, index: Index, lang: str | None = None):
         self.index = index
         self.project = index.project
         self.lang = lang or self.project.default_language
-        self.env = Environment(
-            loader=PackageLoader("kgpub", "templates"),
-            autoescape=select_autoescape(default=True, default_for_string=True),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.env.filters["safe_url"] = safe_url
+        self.env = environment()
         self._cards: dict[str, EntryCard] = {}
 
     # ---- helpers used while rendering one page ------------------------------------------------
 
     def _rel(self, page: str, target: str) -> str:
-        """Relative link from the page (a file path in the site) to a target file path."""
-        rel = posixpath.relpath(target, posixpath.dirname(page) or ".")
-        return rel
+        return rel(page, target)
 
     def href(self, page: str, iri: str) -> str | None:
         ix = self.index
@@ -222,7 +194,9 @@ class HtmlRenderer:
 
     def entries_linking(self, iri: str, prop: str | None = None) -> list[str]:
         ix = self.index
-        return [s for s in ix.incoming(iri, prop) if ix.kind(s) == "entry"]
+        return [
+            s for s in ix.incoming(iri, prop) if ix.kind(s) == "entry" and not ix.is_tombstone(s)
+        ]
 
     def breadcrumbs(self, page: str, topic: str) -> list[Value]:
         """The chain of broader topics up to a key issue (first broader at each step)."""
@@ -280,6 +254,13 @@ class HtmlRenderer:
                 resources=self.cards(path, [e for e in entries if e not in ec]),
             )
             template = "topic.html"
+        elif kind == "entry" and ix.is_tombstone(iri):
+            replacement = ix.replacement(iri)
+            ctx.update(
+                replaced_by=self.value(path, ox.NamedNode(replacement)) if replacement else None,
+                properties=self.properties(path, iri),
+            )
+            template = "tombstone.html"
         elif kind == "entry":
             ctx.update(
                 abstract=ix.text(iri, DCT + "abstract", self.lang),
@@ -310,7 +291,7 @@ class HtmlRenderer:
         path = "index.html"
         ix = self.index
         ctx = self._common(path, None)
-        entries = ix.of_kind("entry")
+        entries = ix.live_entries
         ctx.update(
             kind="home",
             tree=self.tree(path, self.top_topics()),
@@ -319,6 +300,11 @@ class HtmlRenderer:
             topic_count=len(ix.of_kind("topic")),
             types=self._members(path, self.project.base + "types"),
             dumps=self.dumps(path),
+            # The home page stands for the dataset: its data is the VoID/DCAT description.
+            alternates=[
+                {"href": f".well-known/void{f.suffix}", "type": f.media_type, "label": f.label}
+                for f in RDF_FORMATS
+            ],
         )
         return path, self.env.get_template("home.html").render(ctx)
 
@@ -326,7 +312,7 @@ class HtmlRenderer:
         # Served for any missing path, so its links are absolute from the site root.
         path = "404.html"
         ctx = self._common(path, None)
-        ctx.update(kind="notfound", root="/")
+        ctx.update(chrome(self.project, path, absolute=True), kind="notfound")
         return path, self.env.get_template("404.html").render(ctx)
 
     def dumps(self, page: str) -> list[Value]:
@@ -341,31 +327,21 @@ class HtmlRenderer:
 
     def _common(self, path: str, iri: str | None) -> dict:
         doc = path[: -len(HTML.suffix)]
-        alternates = (
-            [
+        ctx = chrome(self.project, path)
+        ctx.update(
+            lang=self.lang,
+            title=self.label(iri) if iri else Label(self.project.title, None),
+            canonical=iri or self.project.base,
+            alternates=[
                 {"href": self._rel(path, doc + f.suffix), "type": f.media_type, "label": f.label}
                 for f in RDF_FORMATS
             ]
             if iri
-            else []
+            else [],
+            kind_label=self._kind_label(iri) if iri else None,
+            jsonld=json_for_script(self.schema_org(iri) if iri else self._schema_site()),
         )
-        title = self.label(iri) if iri else Label(self.project.title, None)
-        return {
-            "lang": self.lang,
-            "site_title": self.project.title,
-            "site_description": self.project.description,
-            "title": title,
-            "canonical": iri or self.project.base,
-            "alternates": alternates,
-            "root": self._rel(path, "index.html").removesuffix("index.html") or "./",
-            "home": self._rel(path, "index.html"),
-            "topics_href": self._rel(path, "topics.html"),
-            "types_href": self._rel(path, "types.html"),
-            "ontology_href": self._rel(path, "ontology.html"),
-            "stylesheet": self._rel(path, STYLESHEET),
-            "kind_label": self._kind_label(iri) if iri else None,
-            "jsonld": json_for_script(self.schema_org(iri) if iri else self._schema_site()),
-        }
+        return ctx
 
     def _kind_label(self, iri: str) -> str | None:
         ix = self.index

@@ -5,8 +5,10 @@ from __future__ import annotations
 import gzip
 import io
 
+import pyoxigraph as ox
+
 from ..formats import DUMP_FORMATS, RDF_FORMATS, Format, serialize
-from ..index import Index
+from ..index import VOID, Index
 
 DUMP_NAME = "dataset"
 
@@ -14,6 +16,9 @@ DUMP_NAME = "dataset"
 def entity_documents(index: Index, iri: str) -> list[tuple[str, bytes]]:
     """(file path, bytes) of the entity's description in every RDF format."""
     triples = index.description(iri)
+    # Every document points back to the dataset it belongs to (VoID).
+    dataset = ox.NamedNode(index.base + ".well-known/void#dataset")
+    triples.append(ox.Triple(ox.NamedNode(iri), ox.NamedNode(VOID + "inDataset"), dataset))
     doc = index.path(iri)
     return [(doc + f.suffix, serialize(triples, f, index.prefixes)) for f in RDF_FORMATS]
 

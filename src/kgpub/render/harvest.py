@@ -1,0 +1,439 @@
+"""Files for crawlers and harvesters: sitemap(s), robots.txt, the VoID + DCAT description, an Atom
+feed, and the OAI-PMH records the server's provider answers from."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from xml.sax.saxutils import escape, quoteattr
+
+import pyoxigraph as ox
+
+from ..formats import DUMP_FORMATS, HTML, RDF_FORMATS, serialize
+from ..index import DCT, FOAF, RDF_TYPE, SKOS, VOID, Index
+from .rdf import dump_path
+
+SITEMAP_LIMIT = 50_000
+FEED_SIZE = 50
+FEED_PATH = "feed.atom"
+VOID_DOC = ".well-known/void"
+META_DIR = ".kgpub"  # served never: the static server refuses dot-paths except .well-known
+DCAT = "http://www.w3.org/ns/dcat#"
+DEFAULT_DATESTAMP = "2026-11-27T00:00:00Z"
+
+
+def dataset_iri(index: Index) -> str:
+    return index.base + VOID_DOC + "#dataset"
+
+
+# ---- datestamps ---------------------------------------------------------------------------------
+
+
+def utc_datestamp(value: str) -> str | None:
+    """An xsd:dateTime as UTC 'YYYY-MM-DDThh:mm:ssZ' (no fractions), or None if unreadable."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def default_datestamp(index: Index) -> str:
+    configured = index.project.repository.get("default_datestamp", DEFAULT_DATESTAMP)
+    return utc_datestamp(configured) or DEFAULT_DATESTAMP
+
+
+def datestamp(index: Index, iri: str) -> str:
+    """Last modification of an entity: its dcterms:modified, else the project's stable default."""
+    stamps = [utc_datestamp(v.value) for v in index.values(iri, DCT + "modified")]
+    stamps = [s for s in stamps if s]
+    return max(stamps) if stamps else default_datestamp(index)
+
+
+def page_lastmod(index: Index, iri: str) -> str:
+    """A page changes when its entity or an entry shown on it changes."""
+    stamps = [datestamp(index, iri)]
+    stamps += [datestamp(index, s) for s, _ in index.inc.get(iri, []) if index.kind(s) == "entry"]
+    return max(stamps)
+
+
+# ---- sitemap and robots -------------------------------------------------------------------------
+
+
+def sitemaps(index: Index, extra_pages: list[str]) -> list[tuple[str, bytes]]:
+    """sitemap.xml for every HTML page; past 50,000 URLs a sitemap index over numbered files."""
+    base = index.base
+    entries = [(base + p, default_datestamp(index)) for p in extra_pages]
+    entries += [
+        (base + index.path(iri) + HTML.suffix, page_lastmod(index, iri))
+        for iri in index.entities
+        if not index.is_tombstone(iri)
+    ]
+    chunks = [entries[i : i + SITEMAP_LIMIT] for i in range(0, len(entries), SITEMAP_LIMIT)]
+    if len(chunks) <= 1:
+        return [("sitemap.xml", _urlset(entries))]
+    files = [(f"sitemap-{n}.xml", _urlset(chunk)) for n, chunk in enumerate(chunks, 1)]
+    lastmods = [max(stamp for _, stamp in chunk) for chunk in chunks]
+    index_xml = ['<?xml version="1.0" encoding="UTF-8"?>',
+                 '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    for (name, _), lastmod in zip(files, lastmods, strict=True):
+        index_xml.append(
+            f"<sitemap><loc>{escape(base + name)}</loc><lastmod>{lastmod}</lastmod></sitemap>"
+        )
+    index_xml.append("</sitemapindex>\n")
+    return [("sitemap.xml", "\n".join(index_xml).encode())] + files
+
+
+def _urlset(entries: list[tuple[str, str]]) -> bytes:
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    lines += [f"<url><loc>{escape(loc)}</loc><lastmod>{lastmod}</lastmod></url>"
+              for loc, lastmod in entries]
+    lines.append("</urlset>\n")
+    return "\n".join(lines).encode("utf-8")
+
+
+def robots_txt(index: Index) -> bytes:
+    return (
+        "# kgpub: every page is listed in the sitemap. The SPARQL endpoint is for people and\n"
+        "# programs asking questions, not for crawling.\n"
+        "User-agent: *\n"
+        "Disallow: /sparql\n"
+        "Allow: /\n"
+        f"Sitemap: {index.base}sitemap.xml\n"
+    ).encode()
+
+
+# ---- VoID + DCAT --------------------------------------------------------------------------------
+
+
+def statistics(index: Index) -> dict:
+    """Counts over the published graph, exactly as SPARQL counts them on the endpoint."""
+    triples = index.triples
+    distinct = set(triples)
+    subjects = {t.subject for t in distinct}
+    entities = {s for s in subjects if isinstance(s, ox.NamedNode) and s.value.startswith(index.base)}
+    classes: Counter = Counter()
+    typed = {(t.subject, t.object) for t in distinct if t.predicate.value == RDF_TYPE}
+    for _, cls in typed:
+        classes[cls.value] += 1
+    return {
+        "triples": len(distinct),
+        "entities": len(entities),
+        "distinctSubjects": len(subjects),
+        "properties": len({t.predicate for t in distinct}),
+        "distinctObjects": len({t.object for t in distinct}),
+        "classes": dict(sorted(classes.items())),
+    }
+
+
+def void_triples(index: Index) -> list[ox.Triple]:
+    project = index.project
+    doc = index.base + VOID_DOC
+    ds = ox.NamedNode(dataset_iri(index))
+    catalog = ox.NamedNode(doc + "#catalog")
+    service = ox.NamedNode(doc + "#sparql")
+    publisher = ox.NamedNode(doc + "#publisher")
+    sparql = ox.NamedNode(index.base + "sparql")
+    lang = project.default_language
+    out: list[ox.Triple] = []
+
+    def add(s, p: str, o) -> None:
+        out.append(ox.Triple(s, ox.NamedNode(p), o))
+
+    def text(value: str) -> ox.Literal:
+        return ox.Literal(value, language=lang)
+
+    def integer(n: int) -> ox.Literal:
+        return ox.Literal(str(n), datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer"))
+
+    stats = statistics(index)
+    add(catalog, RDF_TYPE, ox.NamedNode(DCAT + "Catalog"))
+    add(catalog, DCT + "title", text(project.repository.get("name", project.title)))
+    add(catalog, DCAT + "dataset", ds)
+    add(catalog, DCAT + "service", service)
+    add(catalog, DCT + "publisher", publisher)
+    add(catalog, FOAF + "homepage", ox.NamedNode(index.base + "index.html"))
+
+    add(ds, RDF_TYPE, ox.NamedNode(VOID + "Dataset"))
+    add(ds, RDF_TYPE, ox.NamedNode(DCAT + "Dataset"))
+    add(ds, DCT + "title", text(project.title))
+    if project.description:
+        add(ds, DCT + "description", text(project.description))
+    add(ds, DCT + "publisher", publisher)
+    if project.license:
+        add(ds, DCT + "license", ox.NamedNode(project.license))
+    add(ds, FOAF + "homepage", ox.NamedNode(index.base + "index.html"))
+    add(ds, DCAT + "landingPage", ox.NamedNode(index.base + "index.html"))
+    add(ds, VOID + "sparqlEndpoint", sparql)
+    add(ds, VOID + "uriSpace", ox.Literal(index.base))
+    add(ds, VOID + "feature", ox.NamedNode("http://www.w3.org/ns/formats/Turtle"))
+    add(ds, DCAT + "themeTaxonomy", ox.NamedNode(index.base + "topics"))
+    add(ds, VOID + "rootResource", ox.NamedNode(index.base + "topics"))
+    for vocab in sorted(_vocabularies(index)):
+        add(ds, VOID + "vocabulary", ox.NamedNode(vocab))
+    for example in _examples(index):
+        add(ds, VOID + "exampleResource", ox.NamedNode(example))
+    for key in ("triples", "entities", "distinctSubjects", "properties", "distinctObjects"):
+        add(ds, VOID + key, integer(stats[key]))
+    add(ds, VOID + "classes", integer(len(stats["classes"])))
+    for cls, count in stats["classes"].items():
+        part = ox.NamedNode(f"{doc}#class-{_slug(cls, index.prefixes)}")
+        add(ds, VOID + "classPartition", part)
+        add(part, VOID + "class", ox.NamedNode(cls))
+        add(part, VOID + "entities", integer(count))
+    for fmt in DUMP_FORMATS:
+        url = ox.NamedNode(index.base + dump_path(fmt))
+        dist = ox.NamedNode(f"{doc}#dump-{fmt.name}")
+        add(ds, VOID + "dataDump", url)
+        add(ds, DCAT + "distribution", dist)
+        add(dist, RDF_TYPE, ox.NamedNode(DCAT + "Distribution"))
+        add(dist, DCT + "title", text(f"The whole graph as gzipped {fmt.label}"))
+        add(dist, DCAT + "downloadURL", url)
+        add(dist, DCAT + "accessURL", url)
+        add(dist, DCAT + "mediaType",
+            ox.NamedNode(f"https://www.iana.org/assignments/media-types/{fmt.media_type}"))
+        add(dist, DCAT + "compressFormat",
+            ox.NamedNode("https://www.iana.org/assignments/media-types/application/gzip"))
+        if project.license:
+            add(dist, DCT + "license", ox.NamedNode(project.license))
+    add(service, RDF_TYPE, ox.NamedNode(DCAT + "DataService"))
+    add(service, DCT + "title", text(f"SPARQL endpoint of {project.title}"))
+    add(service, DCAT + "endpointURL", sparql)
+    add(service, DCAT + "servesDataset", ds)
+    add(service, DCT + "conformsTo", ox.NamedNode("https://www.w3.org/TR/sparql11-protocol/"))
+    add(publisher, RDF_TYPE, ox.NamedNode(FOAF + "Organization"))
+    add(publisher, FOAF + "name", text(project.repository.get("publisher", project.title)))
+    return out
+
+
+def _slug(iri: str, prefixes: dict[str, str]) -> str:
+    for prefix, ns in sorted(prefixes.items()):
+        if iri.startswith(ns) and len(iri) > len(ns):
+            return f"{prefix}-{iri[len(ns):]}"
+    return "".join(c if c.isalnum() else "-" for c in iri)
+
+
+def _vocabularies(index: Index) -> set[str]:
+    used = {t.predicate.value for t in index.triples}
+    used |= {t.object.value for t in index.triples if t.predicate.value == RDF_TYPE}
+    known = [index.vocab, SKOS, DCT, FOAF, "http://www.w3.org/ns/org#",
+             "http://www.w3.org/2002/07/owl#", "http://www.w3.org/2000/01/rdf-schema#"]
+    return {ns for ns in known if any(u.startswith(ns) for u in used)}
+
+
+def _examples(index: Index) -> list[str]:
+    picks = []
+    for kind in ("topic", "entry", "agent", "place"):
+        found = [e for e in index.of_kind(kind) if not index.is_tombstone(e)]
+        if found:
+            picks.append(found[0])
+    return picks
+
+
+def void_documents(index: Index) -> list[tuple[str, bytes]]:
+    triples = void_triples(index)
+    prefixes = {**index.prefixes, "dcat": DCAT}
+    return [(VOID_DOC + f.suffix, serialize(triples, f, prefixes)) for f in RDF_FORMATS]
+
+
+# ---- Atom feed ----------------------------------------------------------------------------------
+
+
+def atom_feed(index: Index) -> bytes:
+    """RFC 4287 feed of the newest and latest changed entries (withdrawals included)."""
+    entries = [e for e in index.entities if index.kind(e) == "entry"]
+    dated = sorted(entries, key=lambda e: (datestamp(index, e), _date(index, e), e), reverse=True)
+    newest = dated[:FEED_SIZE]
+    project = index.project
+    lang = project.default_language
+    updated = datestamp(index, newest[0]) if newest else default_datestamp(index)
+    out = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang={quoteattr(lang)}>',
+        f"<id>{escape(index.base + FEED_PATH)}</id>",
+        f"<title>{escape(project.title)}: new and changed entries</title>",
+        f"<updated>{updated}</updated>",
+        f'<link rel="self" type="application/atom+xml" href={quoteattr(index.base + FEED_PATH)}/>',
+        f'<link rel="alternate" type="text/html" href={quoteattr(index.base + "index.html")}/>',
+        f"<author><name>{escape(project.repository.get('publisher', project.title))}</name></author>",
+        "<generator>kgpub</generator>",
+    ]
+    for iri in newest:
+        out.append(_feed_entry(index, iri, lang))
+    out.append("</feed>\n")
+    return "\n".join(out).encode("utf-8")
+
+
+def _date(index: Index, iri: str) -> str:
+    v = index.value(iri, DCT + "date")
+    return v.value if v is not None else ""
+
+
+def _feed_entry(index: Index, iri: str, lang: str) -> str:
+    title = index.label(iri, lang)
+    page = iri + HTML.suffix
+    parts = [
+        "<entry>",
+        f"<id>{escape(iri)}</id>",
+        f"<title>{escape(('[Withdrawn] ' if index.is_tombstone(iri) else '') + title.text)}</title>",
+        f"<updated>{datestamp(index, iri)}</updated>",
+        f'<link rel="alternate" type="text/html" href={quoteattr(page)}/>',
+    ]
+    for fmt in RDF_FORMATS:
+        parts.append(f'<link rel="alternate" type="{fmt.media_type}" '
+                     f"href={quoteattr(iri + fmt.suffix)}/>")
+    for agent in index.values(iri, DCT + "creator"):
+        if isinstance(agent, ox.NamedNode):
+            parts.append(f"<author><name>{escape(index.label(agent.value, lang).text)}</name></author>")
+    for topic in index.values(iri, DCT + "subject"):
+        if isinstance(topic, ox.NamedNode):
+            parts.append(f"<category term={quoteattr(topic.value)} "
+                         f"label={quoteattr(index.label(topic.value, lang).text)}/>")
+    abstract = index.text(iri, DCT + "abstract", lang)
+    if abstract:
+        parts.append(f"<summary>{escape(abstract.text)}</summary>")
+    parts.append("</entry>")
+    return "\n".join(parts)
+
+
+# ---- OAI-PMH records ----------------------------------------------------------------------------
+
+
+def topic_set_specs(index: Index, topic: str) -> list[str]:
+    """Hierarchical setSpecs of a topic: one per path from a key issue, e.g.
+    'topic:governance:institutional-capacity'; every prefix of a path is a set too."""
+    paths: list[list[str]] = []
+
+    def walk(node: str, trail: list[str]) -> None:
+        trail = [node] + trail
+        broader = [o.value for o in index.values(node, SKOS + "broader")]
+        broader = [b for b in broader if b not in trail]
+        if not broader:
+            paths.append(trail)
+        for b in broader:
+            walk(b, trail)
+
+    walk(topic, [])
+    return sorted({"topic:" + ":".join(index.path(t).rsplit("/", 1)[-1] for t in p) for p in paths})
+
+
+def _expand(specs: list[str]) -> list[str]:
+    out = set()
+    for spec in specs:
+        parts = spec.split(":")
+        for n in range(2, len(parts) + 1):
+            out.add(":".join(parts[:n]))
+    return sorted(out)
+
+
+def oai_sets(index: Index) -> list[dict]:
+    lang = index.project.default_language
+    sets: dict[str, dict] = {}
+    for topic in index.of_kind("topic"):
+        for spec in _expand(topic_set_specs(index, topic)):
+            node = index.base + "topic/" + spec.rsplit(":", 1)[-1]
+            definition = index.text(node, SKOS + "definition", lang)
+            sets.setdefault(spec, {
+                "spec": spec,
+                "name": "Topic: " + index.label(node, lang).text,
+                "description": definition.text if definition else None,
+            })
+    for type_iri in index.of_kind("type"):
+        spec = "type:" + index.path(type_iri).rsplit("/", 1)[-1]
+        definition = index.text(type_iri, SKOS + "definition", lang)
+        sets[spec] = {
+            "spec": spec,
+            "name": "Resource type: " + index.label(type_iri, lang).text,
+            "description": definition.text if definition else None,
+        }
+    return [sets[k] for k in sorted(sets)]
+
+
+def oai_record(index: Index, iri: str) -> dict:
+    """An entry as an OAI-PMH record: header facts and its Dublin Core, mapped from dcterms."""
+    lang_default = index.project.default_language
+    deleted = index.is_tombstone(iri)
+    specs: list[str] = []
+    for topic in index.values(iri, DCT + "subject"):
+        if isinstance(topic, ox.NamedNode) and index.kind(topic.value) == "topic":
+            specs += topic_set_specs(index, topic.value)
+    for t in index.values(iri, DCT + "type"):
+        if isinstance(t, ox.NamedNode):
+            specs.append("type:" + index.path(t.value).rsplit("/", 1)[-1])
+    dc: list[tuple[str, str, str | None]] = []
+
+    def literals(element: str, prop: str) -> None:
+        for v in index.values(iri, prop):
+            if isinstance(v, ox.Literal):
+                dc.append((element, v.value, v.language))
+
+    def names(element: str, prop: str) -> None:
+        for v in index.values(iri, prop):
+            if isinstance(v, ox.NamedNode):
+                label = index.label(v.value, lang_default)
+                dc.append((element, label.text, label.lang))
+
+    literals("title", DCT + "title")
+    names("creator", DCT + "creator")
+    names("subject", DCT + "subject")
+    literals("description", DCT + "abstract")
+    names("publisher", DCT + "publisher")
+    names("contributor", DCT + "contributor")
+    literals("date", DCT + "date")
+    names("type", DCT + "type")
+    for v in index.values(iri, DCT + "language"):
+        dc.append(("language", v.value, None))
+    names("coverage", DCT + "spatial")
+    for v in index.values(iri, DCT + "license"):
+        dc.append(("rights", v.value, None))
+    dc.append(("identifier", iri + HTML.suffix, None))
+    dc.append(("identifier", iri, None))
+    replaced = index.replacement(iri)
+    if replaced:
+        dc.append(("relation", replaced, None))
+    return {
+        "local_id": index.path(iri),
+        "iri": iri,
+        "datestamp": datestamp(index, iri),
+        "sets": _expand(specs),
+        "deleted": deleted,
+        "dc": [] if deleted else dc,
+        "rdf": None if deleted else index.path(iri) + ".rdf",
+    }
+
+
+def oai_records(index: Index) -> bytes:
+    """All records, one JSON object per line, sorted (datestamp, id): the provider's input."""
+    entries = [e for e in index.entities if index.kind(e) == "entry"]
+    records = sorted((oai_record(index, e) for e in entries),
+                     key=lambda r: (r["datestamp"], r["local_id"]))
+    lines = [json.dumps(r, ensure_ascii=False, sort_keys=True) for r in records]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def meta_files(index: Index) -> list[tuple[str, bytes]]:
+    """Build facts the server needs and does not serve: OAI records and sets, tombstones."""
+    tombstones = {
+        "/" + index.path(e): ("/" + index.path(r) if (r := index.replacement(e)) and
+                              index.is_published(r) else None)
+        for e in index.entities
+        if index.is_tombstone(e)
+    }
+    earliest = min([datestamp(index, e) for e in index.entities if index.kind(e) == "entry"]
+                   or [default_datestamp(index)])
+    return [
+        (f"{META_DIR}/oai-records.jsonl", oai_records(index)),
+        (f"{META_DIR}/oai-sets.json", _json(oai_sets(index))),
+        (f"{META_DIR}/tombstones.json", _json(tombstones)),
+        (f"{META_DIR}/site.json", _json({"base": index.base, "earliest_datestamp": earliest,
+                                         "statistics": statistics(index)})),
+    ]
+
+
+def _json(data) -> bytes:
+    return (json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode("utf-8")
+

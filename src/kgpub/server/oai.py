@@ -1,0 +1,91 @@
+"""OAI-PMH 2.0 at /oai: the web side of kgpub.oaipmh, fed by the records the build wrote."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..config import Project
+from ..oaipmh import OaiProvider, OaiRecord, OaiSet, RepositoryInfo
+from .static import SiteFiles
+
+MAX_FORM = 64 * 1024
+
+
+class OaiEndpoint:
+    def __init__(self, project: Project, files: SiteFiles):
+        self.project = project
+        self.files = files
+        meta = files.root / ".kgpub"
+        self.available = (meta / "oai-records.jsonl").is_file()
+        self._providers: dict[str, OaiProvider] = {}
+        if not self.available:
+            return
+        site = json.loads((meta / "site.json").read_text("utf-8"))
+        self.earliest = site["earliest_datestamp"]
+        self.sets = [OaiSet(s["spec"], s["name"], s.get("description"))
+                     for s in json.loads((meta / "oai-sets.json").read_text("utf-8"))]
+        raw = (meta / "oai-records.jsonl").read_bytes()
+        self.records = [self._record(json.loads(line)) for line in raw.splitlines() if line]
+        # Tokens are signed with a key tied to this repository and this data version.
+        repo = project.repository
+        seed = repo.get("oai_token_secret") or (repo.get("oai_repository_identifier", "") + project.base)
+        self.secret = hashlib.sha256(seed.encode() + hashlib.sha256(raw).digest()).digest()
+
+    def _record(self, r: dict) -> OaiRecord:
+        rdf = None
+        if r.get("rdf"):
+            path = self.files.resolve(r["rdf"])
+            rdf = path.read_bytes() if path is not None else None
+        return OaiRecord(
+            local_id=r["local_id"],
+            datestamp=r["datestamp"],
+            sets=tuple(r["sets"]),
+            deleted=r["deleted"],
+            dc=tuple((e, v, lang) for e, v, lang in r["dc"]),
+            rdf_xml=rdf,
+        )
+
+    def provider(self, base_url: str) -> OaiProvider:
+        """One provider per base URL (normally one: configured, or the URL it is reached at)."""
+        if base_url not in self._providers:
+            repo = self.project.repository
+            emails = repo.get("admin_email", "admin@example.org")
+            info = RepositoryInfo(
+                name=repo.get("name", self.project.title),
+                base_url=base_url,
+                admin_emails=tuple([emails] if isinstance(emails, str) else emails),
+                repository_id=repo.get("oai_repository_identifier", "kgpub"),
+                earliest_datestamp=self.earliest,
+                sample_local_id=self.records[0].local_id if self.records else "resource/x",
+                page_size=int(repo.get("oai_page_size", 100)),
+                token_secret=self.secret,
+            )
+            self._providers[base_url] = OaiProvider(info, self.records, self.sets)
+        return self._providers[base_url]
+
+    async def handle(self, request: Request) -> Response:
+        if not self.available:
+            return Response("OAI-PMH is not available: rebuild the site with kgpub build.\n",
+                            status_code=404, media_type="text/plain")
+        args = list(request.query_params.multi_items())
+        if request.method == "POST":
+            body = await request.body()
+            if len(body) > MAX_FORM:
+                return Response("Request body too large.\n", status_code=413,
+                                media_type="text/plain")
+            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if ctype != "application/x-www-form-urlencoded":
+                return Response("POST a form (application/x-www-form-urlencoded).\n",
+                                status_code=415, media_type="text/plain")
+            args += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        base_url = self.project.repository.get("oai_base_url") or str(
+            request.url.replace(query="", fragment="")
+        )
+        xml = self.provider(base_url).respond(args)
+        return Response(xml, media_type="text/xml; charset=utf-8",
+                        headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,174 @@
+"""Helpers and constants shared by the foundation tests (imported by conftest.py and the test
+modules): the seed parser, project copying and editing, hashing, page parsing, the CLI runner."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bs4 import BeautifulSoup
+from click.testing import CliRunner
+from rdflib import Namespace
+
+from kgpub.config import load_project
+from kgpub.load import load_sources
+from kgpub.validate import to_rdflib, validate_sources
+
+REPO = Path(__file__).resolve().parents[1]
+SEED = Path("/work/shared/seeds/000_74711c7398d76460.txt")
+BASE = "https://w3id.org/sphr/"
+SPHR = Namespace(BASE + "ontology#")
+TOPIC = BASE + "topic/institutional-capacity-and-coordination"
+PARENT_TOPIC = BASE + "topic/governance-accountability-and-democracy"
+COMMENTARY_TYPE = BASE + "type/expert-commentary"
+KGPUB_BIN = Path(sys.executable).with_name("kgpub")
+PROJECT_PARTS = ("kgpub.toml", "ontology", "data", "shapes")
+# Page chrome that the seed's text carries at the end of one summary and that the data drops.
+SEED_CHROME_SUFFIX = " Link to this page"
+BROKEN_FOCUS = BASE + "resource/good-governance-guidelines-for-social-security-institutions"
+
+
+# ---- the seed -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeedItem:
+    title: str
+    summary: str  # as in the seed, chrome included
+    commentary: bool
+
+    @property
+    def abstract(self) -> str:
+        """The summary as the data is expected to hold it (page chrome dropped)."""
+        return self.summary.removesuffix(SEED_CHROME_SUFFIX)
+
+
+@dataclass(frozen=True)
+class Seed:
+    topic_title: str
+    definition: str
+    credit: str
+    items: tuple[SeedItem, ...]
+    site_title: str
+
+    @property
+    def commentaries(self) -> list[SeedItem]:
+        return [i for i in self.items if i.commentary]
+
+    @property
+    def others(self) -> list[SeedItem]:
+        return [i for i in self.items if not i.commentary]
+
+
+def parse_seed(text: str) -> Seed:
+    """The seed is blocks separated by blank lines: topic title, definition, photo credit,
+    "Expert Commentaries", then (title, summary) pairs - three commentaries, then the other
+    resources - and the site's name as the last block."""
+    blocks = [" ".join(b.split()) for b in re.split(r"\n\s*\n", text) if b.strip()]
+    assert blocks[3] == "Expert Commentaries", blocks[:4]
+    pairs = blocks[4:-1]
+    assert len(pairs) % 2 == 0, "seed items are (title, summary) pairs"
+    items = tuple(
+        SeedItem(pairs[i], pairs[i + 1], commentary=i < 6) for i in range(0, len(pairs), 2)
+    )
+    return Seed(blocks[0], blocks[1], blocks[2], items, blocks[-1])
+
+
+# ---- projects -----------------------------------------------------------------------------
+
+
+def copy_project(dest: Path) -> Path:
+    """Copy the bundled project (kgpub.toml, ontology/, data/, shapes/) to dest."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_PARTS:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name)
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def edit_file(path: Path, old: str, new: str) -> None:
+    """Replace a text that occurs exactly once (so an edit cannot silently miss its target)."""
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {path}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def append_file(path: Path, text: str) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.write("\n" + text)
+
+
+def subject_line(path: Path, subject: str) -> int:
+    """The line (1-based) where a statement about `subject` (as written) starts in column 0."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found = [n for n, line in enumerate(lines, 1) if re.match(re.escape(subject) + r"\s", line)]
+    assert len(found) == 1, f"{subject} starts {len(found)} statements in {path}"
+    return found[0]
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    """sha256 of every file under root, by relative path (the byte-identity of a directory)."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def graph_of(root: Path):
+    """The published graph (ontology + data) of a project, as kgpub loads it, in rdflib."""
+    return to_rdflib(load_sources(load_project(root)).graph)
+
+
+def validate_project(root: Path):
+    return validate_sources(load_sources(load_project(root)))
+
+
+# ---- pages --------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    path: str  # relative to the site root
+    raw: str
+    soup: BeautifulSoup
+
+
+def parse_pages(site: Path) -> dict[str, Page]:
+    pages = {}
+    for p in sorted(site.rglob("*.html")):
+        raw = p.read_text(encoding="utf-8")
+        pages[p.relative_to(site).as_posix()] = Page(
+            p.relative_to(site).as_posix(), raw, BeautifulSoup(raw, "html5lib")
+        )
+    return pages
+
+
+def norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def page_path(iri: str) -> str:
+    return iri[len(BASE) :] + ".html"
+
+
+# ---- the command line ---------------------------------------------------------------------
+
+
+def run_cli(*args: str):
+    """Run the kgpub CLI in-process (click's CliRunner); stdout and stderr stay separate."""
+    from kgpub.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def subprocess_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1"}
