@@ -85,9 +85,9 @@ def get(url: str, accept: str | None = None):
     opener = urllib.request.build_opener(_NoRedirect)
     try:
         with opener.open(req, timeout=30) as r:
-            return r.status, dict(r.headers), r.read()
+            return r.status, r.headers, r.read()
     except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
+        return e.code, e.headers, e.read()
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -128,11 +128,11 @@ def test_sickle_harvests_every_entry_with_metadata(server, site):
 
 def test_scythe_harvests_the_same(server, site):
     with Scythe(server + "/oai") as scythe:
-        headers = list(scythe.list_identifiers(metadataPrefix="oai_dc", ignore_deleted=False))
+        headers = list(scythe.list_identifiers(metadata_prefix="oai_dc", ignore_deleted=False))
         assert len(headers) == 12
         deleted = [h for h in headers if h.deleted]
         assert {h.identifier.rsplit(":", 1)[-1] for h in deleted} == {WITHDRAWN, SUPERSEDED}
-        records = list(scythe.list_records(metadataPrefix="oai_dc"))
+        records = list(scythe.list_records(metadata_prefix="oai_dc", ignore_deleted=True))
         assert len(records) == 10
         identify = scythe.identify()
         assert identify.baseURL == server + "/oai"

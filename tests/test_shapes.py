@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from kgpub.config import load_project
-from kgpub.load import load_sources
 from kgtest import (
     BASE,
     append_file,

@@ -175,5 +175,54 @@ def _get_once(project: Project, site_dir: Path, path: str, accept: str | None) -
     return 0 if response.status_code < 400 else 1
 
 
+@main.command()
+@project_option
+@click.argument("query")
+@click.option("--format", "fmt", default="table", show_default=True,
+              type=click.Choice(["table", "json", "xml", "csv", "tsv", "ttl", "jsonld", "nt"]),
+              help="table for people; a SPARQL results format or an RDF format for programs.")
+def query(project_dir: Path, query: str, fmt: str) -> None:
+    """Run a SPARQL query over the local project (ontology + data), offline, with the
+    endpoint's engine and limits. QUERY is the query text, or @FILE to read it from a file."""
+    import tempfile
+
+    from .formats import NTRIPLES, serialize
+    from .load import load_sources
+    from .query import QueryError, QueryLimits, QueryPool, table
+
+    try:
+        project = _project(project_dir)
+        if query.startswith("@"):
+            query = Path(query[1:]).read_text(encoding="utf-8")
+        sources = load_sources(project, with_shapes=False)
+        limits = QueryLimits.from_config({**project.sparql, "workers": 1})
+        with tempfile.TemporaryDirectory() as tmp:
+            graph = Path(tmp) / "graph.nt"
+            graph.write_bytes(serialize(sources.graph, NTRIPLES))
+            with QueryPool(graph, limits) as pool:
+                pool.wait_ready(120)
+                result = pool.run(query, None if fmt == "table" else fmt)
+    except QueryError as exc:
+        click.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
+        sys.exit(EXIT_QUERY)
+    except OSError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KgpubError as exc:
+        _fail(exc)
+        return
+    if fmt == "table" and result.media_type == "application/sparql-results+json":
+        click.echo(table(result))
+    else:
+        sys.stdout.buffer.write(result.body)
+        sys.stdout.flush()
+        if result.truncated:
+            click.echo(f"warning: result cut at {limits.max_rows} rows", err=True)
+
+
+# A refused, malformed or timed-out query is a usage error.
+EXIT_QUERY = 2
+
+
 if __name__ == "__main__":
     main()

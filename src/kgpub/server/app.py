@@ -26,7 +26,7 @@ CSP = (
 )
 # Media types that also name a document format (aliases clients send).
 ALIASES = {
-    "html": ("text/html", "application/xhtml+xml"),
+    "html": ("text/html",),
     "jsonld": ("application/ld+json", "application/json"),
     "ttl": ("text/turtle", "application/x-turtle"),
     "nt": ("application/n-triples",),

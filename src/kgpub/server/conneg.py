@@ -55,10 +55,12 @@ def parse_accept(header: str | None) -> list[MediaRange]:
     return ranges
 
 
-def quality(ranges: list[MediaRange], media_type: str) -> float:
+def quality(ranges: list[MediaRange], media_type: str, exact_only: bool = False) -> float:
     best, best_q = 0, 0.0
     for r in ranges:
         spec = r.matches(media_type)
+        if exact_only and spec < 3:
+            continue
         if spec > best or (spec == best and spec and r.q > best_q):
             best, best_q = spec, r.q
     return best_q if best else 0.0
@@ -68,11 +70,12 @@ def negotiate(header: str | None, offered: list[tuple[str, ...]]) -> int | None:
     """Index of the best offer, or None when nothing is acceptable (406).
 
     Each offer is a tuple of media types that name it (its registered type first, then
-    aliases such as application/json for JSON-LD); an offer's quality is its best alias's."""
+    aliases such as application/json for JSON-LD). Aliases count only when named exactly, so
+    wildcards like application/* rank offers by their registered type alone."""
     ranges = parse_accept(header)
     best_i, best_q = None, 0.0
-    for i, names in enumerate(offered):
-        q = max(quality(ranges, name) for name in names)
+    for i, (name, *aliases) in enumerate(offered):
+        q = max([quality(ranges, name)] + [quality(ranges, a, exact_only=True) for a in aliases])
         if q > best_q:
             best_i, best_q = i, q
     return best_i

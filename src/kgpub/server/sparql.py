@@ -17,16 +17,18 @@ from starlette.responses import PlainTextResponse, Response
 
 from ..config import Project
 from ..examples import example_queries
-from ..formats import BY_NAME, RDF_FORMATS, serialize
+from ..formats import RDF_FORMATS, serialize
 from ..query import (
     GRAPH_MEDIA_TYPES,
     SOLUTION_MEDIA_TYPES,
+    FormatNotAvailable,
     PoolBusy,
     QueryLimits,
     QueryPool,
     QueryRefused,
     QueryTimeout,
     check_query,
+    choose_format,
 )
 from ..render.templates import chrome, environment
 from .conneg import negotiate
@@ -75,6 +77,8 @@ class SparqlEndpoint:
             if dump is None:
                 raise FileNotFoundError("the site has no dumps/dataset.nt.gz; rebuild it")
             self.pool = QueryPool(Path(dump), self.limits)
+        # Start answering once the graph is loaded (a query before that would get 503).
+        await asyncio.to_thread(self.pool.wait_ready, 120)
 
     async def stop(self) -> None:
         if self._own_pool and self.pool is not None:
@@ -140,13 +144,12 @@ class SparqlEndpoint:
         offered = list(GRAPH_MEDIA_TYPES if graph else SOLUTION_MEDIA_TYPES)
         # Result types first, so */* (curl) gets JSON or Turtle; browsers name text/html.
         names = [SOLUTION_ALIASES.get(m, (m,)) for m in offered] + [("text/html",)]
-        fmt_param = params.get("format", [None])[0]
+        fmt_param = params.get("format", [None])[0] or params.get("output", [None])[0]
         if fmt_param:
-            wanted = _format_by_name(fmt_param, offered)
-            if wanted is None:
-                return self._error(406, f"format={fmt_param} is not available for {info.form}; "
-                                        f"use one of: {', '.join(offered)}")
-            choice = offered.index(wanted)
+            try:
+                choice = offered.index(choose_format(info.form, _format_name(fmt_param, graph)).media_type)
+            except FormatNotAvailable as exc:
+                return self._error(406, exc.message)
         else:
             choice = negotiate(accept, names)
             if choice is None:
@@ -254,18 +257,16 @@ class SparqlEndpoint:
                         headers=headers or {})
 
 
-def _format_by_name(name: str, offered: list[str]) -> str | None:
-    short = {
-        "json": "application/sparql-results+json",
-        "xml": "application/sparql-results+xml",
-        "csv": "text/csv",
-        "tsv": "text/tab-separated-values",
-    }
-    short.update({f.name: f.media_type for f in RDF_FORMATS})
-    media = short.get(name, name)
-    if media in BY_NAME:
-        media = BY_NAME[media].media_type
-    return media if media in offered else None
+# Names clients put in ?format= / ?output= (SPARQLWrapper sends some of these).
+FORMAT_NAMES = {"turtle": "ttl", "json-ld": "jsonld", "n-triples": "nt", "ntriples": "nt",
+                "rdf+xml": "rdf", "rdfxml": "rdf", "rdf/xml": "rdf"}
+
+
+def _format_name(name: str, graph: bool) -> str:
+    name = name.strip().lower()
+    if graph and name == "xml":
+        return "rdf"
+    return FORMAT_NAMES.get(name, name)
 
 
 def _table(results: dict, base: str) -> dict:
