@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -13,16 +12,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from kgtest import copy_project  # noqa: F401  (re-exported for the server tests)
+
 KGPUB = [sys.executable, "-m", "kgpub.cli"]
-
-
-def copy_project(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in ("ontology", "data", "shapes"):
-        shutil.copytree(REPO / name, dest / name)
-    shutil.copy(REPO / "kgpub.toml", dest / "kgpub.toml")
-    return dest
 
 
 def free_port() -> int:
