@@ -666,11 +666,11 @@ class Result:
 
 
 class Generator:
-    def __init__(self, entries: int, seed: int, violations: int, base: str):
+    """Makes the entities in memory (one Random, always drawn in the same order)."""
+
+    def __init__(self, entries: int, seed: int):
         self.n = entries
         self.rng = Random(seed)
-        self.k = violations
-        self.base = base
         self.triples = 0
 
     # ---- topics ---------------------------------------------------------------------------------
@@ -1114,7 +1114,7 @@ def _generate(entries: int, out: Path, seed: int, violations: int, repo: Path) -
     _prepare_out(out)
     config_text = (repo / "kgpub.toml").read_text(encoding="utf-8")
     base = tomllib.loads(config_text).get("site", {}).get("base", "https://w3id.org/sphr/")
-    gen = Generator(entries, seed, violations, base)
+    gen = Generator(entries, seed)
     rng = gen.rng
     result = Result(out=out, entries=entries)
 

@@ -159,10 +159,8 @@ class QueryLimits:
             kind, low, high = cls._KEYS[key]
             ok_type = isinstance(value, int | float) if kind is float else isinstance(value, int)
             if isinstance(value, bool) or not ok_type or not low <= value <= high:
-                raise ConfigError(
-                    f"[sparql] {key} = {value!r}: expected {'a number' if kind is float else 'an integer'} "
-                    f"from {low:g} to {high:g}"
-                )
+                what = "a number" if kind is float else "an integer"
+                raise ConfigError(f"[sparql] {key} = {value!r}: expected {what} from {low:g} to {high:g}")
             values[key] = kind(value)
         return cls(**values)
 
@@ -423,12 +421,18 @@ def _lex(text: str, pos: int, stack: list[str], prev: str, out: _Scan, main: boo
     oxigraph matches keywords without a word boundary ("SERVICESILENT<x>{}" runs), so any word,
     or the prefix of a prefixed name, that contains SERVICE counts. A '<' right after an operand
     inside parentheses can be "less than" rather than an IRI; if the would-be IRI holds '#' or
-    "'" (a comment or string in the other reading), the rest is also scanned in that reading."""
+    "'" (a comment or string in the other reading), the rest is also scanned in that reading;
+    there a SERVICE word counts only if what follows could continue a SERVICE clause, so that
+    IRIs like <...sparql-service-description#x> in a VALUES row pass."""
     in_prologue = main
+    pending_service = False
     expect = ""  # in the prologue: what the PREFIX declaration needs next
     pending_prefix = ""
     for m in _TOKEN.finditer(text, pos):
         kind = m.lastgroup
+        if pending_service:
+            pending_service = False
+            out.service |= kind in ("var", "iri", "pname", "word", "end")
         if kind == "end":
             break
         value = m.group(kind)
@@ -448,7 +452,10 @@ def _lex(text: str, pos: int, stack: list[str], prev: str, out: _Scan, main: boo
         elif kind == "close" and stack:
             stack.pop()
         elif kind == "word" and "SERVICE" in value.upper():
-            out.service = True
+            if main:
+                out.service = True
+            else:
+                pending_service = True
         elif kind == "pname" and m.group("prefix") and "SERVICE" in m.group("prefix").upper():
             out.service = True
         prev = kind
@@ -525,6 +532,7 @@ class QueryPool:
         self._closed = False
         self._load_error: str | None = None
         self._load_seconds = 1.0  # estimate for Retry-After while loading
+        self._started = False  # some worker has loaded the graph: start-up is over
         self.replaced = 0  # workers replaced after a timeout or crash
         # If the pool is dropped without close(), its workers still go.
         self._finalizer = weakref.finalize(self, _kill_all, self._workers, self._dying)
@@ -564,10 +572,11 @@ class QueryPool:
                 continue
         else:
             raise QueryRefused(503, "The query workers keep failing; try again later.")
-        if answer[0] == "refused":
-            raise QueryRefused(answer[1], answer[2])
-        _, body, truncated, rows = answer
-        return QueryResult(fmt.media_type, body, truncated, rows, time.monotonic() - started)
+        head, body = answer
+        if head["kind"] == "refused":
+            raise QueryRefused(head["status"], head["message"])
+        elapsed = time.monotonic() - started
+        return QueryResult(fmt.media_type, body, head["truncated"], head["rows"], elapsed)
 
     async def arun(
         self,
@@ -623,7 +632,7 @@ class QueryPool:
         for w in workers:
             if w.state == "idle":
                 with contextlib.suppress(OSError, ValueError):
-                    w.conn.send(None)
+                    _send(w.conn, {"kind": "exit"})
         deadline = time.monotonic() + 1.0
         for w in workers:
             if w.state == "idle":
@@ -654,7 +663,12 @@ class QueryPool:
         return _Worker(process, parent)
 
     def _acquire(self) -> _Worker:
-        wait_until = time.monotonic() + self.limits.max_queue_wait
+        # Queries that come during start-up wait for the first load (at most their time
+        # limit); after it, a pool with no free worker refuses at once.
+        wait = self.limits.max_queue_wait
+        if not self._started:
+            wait = max(wait, self.limits.timeout)
+        wait_until = time.monotonic() + wait
         with self._cond:
             while True:
                 if self._closed:
@@ -693,18 +707,22 @@ class QueryPool:
         """Take in loading workers that are ready, replace idle ones that died, reap killed
         ones. Under the lock."""
         self._dying[:] = [p for p in self._dying if p.is_alive()]  # is_alive() reaps
+        if self._closed:
+            return
         for w in list(self._workers):
             if w.state == "loading" and w.conn.poll(0):
                 try:
-                    message = w.conn.recv()
-                except (EOFError, OSError):
-                    message = ("failed", _exit_reason(w.process, "while loading the graph"))
-                if message[0] == "ready":
-                    w.state, w.info = "idle", message[1]
-                    self._load_seconds = message[1]["load_seconds"]
+                    head, _ = _recv(w.conn)
+                except (EOFError, OSError, ValueError):
+                    head = {"kind": "failed",
+                            "message": _exit_reason(w.process, "while loading the graph")}
+                if head["kind"] == "ready":
+                    w.state, w.info = "idle", head["info"]
+                    self._started = True
+                    self._load_seconds = head["info"]["load_seconds"]
                     self._cond.notify_all()
                 else:  # loading fails the same way again: no replacement
-                    self._load_error = message[1]
+                    self._load_error = head["message"]
                     self._bury(w)
             elif w.state == "idle" and not w.process.is_alive():
                 self._bury(w)
@@ -718,11 +736,11 @@ class QueryPool:
         w.conn.close()
         self._workers.remove(w)
 
-    def _exchange(self, w: _Worker, request: dict) -> tuple:
+    def _exchange(self, w: _Worker, request: dict) -> tuple[dict, bytes]:
         timeout = request["timeout"]
         w.deadline = time.monotonic() + timeout
         try:
-            w.conn.send(request)
+            _send(w.conn, request)
         except (OSError, ValueError):
             self._discard(w)
             raise _Undelivered() from None
@@ -731,8 +749,8 @@ class QueryPool:
             self._discard(w)
             raise QueryTimeout(timeout)
         try:
-            answer = w.conn.recv()
-        except (EOFError, OSError):
+            answer = _recv(w.conn)
+        except (EOFError, OSError, ValueError):
             reason = _exit_reason(w.process, "during the query")
             self._discard(w)
             if self._closed:
@@ -831,6 +849,17 @@ def _rss(pid: int | None) -> int | None:
     return None
 
 
+def _send(conn, head: dict, body: bytes = b"") -> None:
+    """One message: a JSON header line, then raw bytes. Not pickle: a worker runs untrusted
+    queries, and unpickling what it sends could run code in the parent."""
+    conn.send_bytes(json.dumps(head).encode("utf-8") + b"\n" + body)
+
+
+def _recv(conn) -> tuple[dict, bytes]:
+    head, _, body = conn.recv_bytes().partition(b"\n")
+    return json.loads(head), body
+
+
 # ---- inside a worker process ------------------------------------------------------------------
 
 _CLONE_NEWNET = 0x40000000
@@ -845,7 +874,8 @@ def _worker_main(conn, paths: list[str], memory_mb: int) -> None:
         _limit_memory(memory_mb)
     # Both parsers recurse; a big stack lets deep but legal queries through.
     sys.setrecursionlimit(50_000)
-    threading.stack_size(WORKER_STACK_BYTES)
+    with contextlib.suppress(ValueError):  # a platform may refuse the size: keep its default
+        threading.stack_size(WORKER_STACK_BYTES)
     thread = threading.Thread(target=_serve, args=(conn, paths, isolated), name="kgpub-query")
     thread.start()
     thread.join()
@@ -881,19 +911,19 @@ def _serve(conn, paths: list[str], isolated: bool) -> None:
     try:
         store = _load(paths)
     except Exception as exc:
-        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        _send(conn, {"kind": "failed", "message": f"{type(exc).__name__}: {exc}"})
         return
-    conn.send(("ready", {
+    _send(conn, {"kind": "ready", "info": {
         "triples": len(store),
         "load_seconds": round(time.monotonic() - started, 3),
         "network_isolated": isolated,
-    }))
+    }})
     while True:
         try:
-            request = conn.recv()
+            request, _ = _recv(conn)
         except (EOFError, OSError):  # the parent has gone
             return
-        if request is None:
+        if request.get("kind") == "exit":
             return
         # A backstop: if the parent cannot kill us at the deadline (it died), SIGALRM's
         # default action ends the process whatever the engine is doing.
@@ -901,9 +931,9 @@ def _serve(conn, paths: list[str], isolated: bool) -> None:
         try:
             answer = _answer(store, request)
         except Exception as exc:  # never let one query take the worker down
-            answer = ("refused", 500, f"The query failed: {type(exc).__name__}: {exc}")
+            answer = _refused(500, f"The query failed: {type(exc).__name__}: {exc}")
         signal.setitimer(signal.ITIMER_REAL, 0)
-        conn.send(answer)
+        _send(conn, *answer)
 
 
 def _load(paths: list[str]) -> ox.Store:
@@ -919,13 +949,13 @@ def _load(paths: list[str]) -> ox.Store:
     return store
 
 
-def _answer(store: ox.Store, request: dict) -> tuple:
+def _answer(store: ox.Store, request: dict) -> tuple[dict, bytes]:
     query = request["query"]
     if request["verify"]:  # too big or deep to parse in the caller: check it fully here
         try:
             _parse(query, recursion_room=True)
         except QueryRefused as exc:
-            return ("refused", exc.status, exc.message)
+            return _refused(exc.status, exc.message)
     dataset = {}
     if request["default_graphs"] or request["named_graphs"]:  # the protocol's dataset wins
         dataset["default_graph"] = [ox.NamedNode(g) for g in request["default_graphs"]]
@@ -934,16 +964,24 @@ def _answer(store: ox.Store, request: dict) -> tuple:
     try:
         result = store.query(query, **dataset)
         if isinstance(result, ox.QueryBoolean):
-            return ("ok", _boolean(result, fmt), False, None)
+            return _ok(_boolean(result, fmt), False, None)
         if isinstance(result, ox.QuerySolutions):
-            return ("ok", *_solutions(result, fmt, request["max_rows"]))
-        return ("ok", *_triples(result, fmt, request["max_rows"], request["prefixes"]))
+            return _ok(*_solutions(result, fmt, request["max_rows"]))
+        return _ok(*_triples(result, fmt, request["max_rows"], request["prefixes"]))
     except SyntaxError as exc:
-        return ("refused", 400, f"Malformed query: {exc}")
+        return _refused(400, f"Malformed query: {exc}")
     except FormatNotAvailable as exc:
-        return ("refused", exc.status, exc.message)
+        return _refused(exc.status, exc.message)
     except (OSError, ValueError, TypeError) as exc:
-        return ("refused", 400, f"The query could not be evaluated: {exc}")
+        return _refused(400, f"The query could not be evaluated: {exc}")
+
+
+def _ok(body: bytes, truncated: bool, rows: int | None) -> tuple[dict, bytes]:
+    return {"kind": "ok", "truncated": truncated, "rows": rows}, body
+
+
+def _refused(status: int, message: str) -> tuple[dict, bytes]:
+    return {"kind": "refused", "status": status, "message": message}, b""
 
 
 def _boolean(result: ox.QueryBoolean, fmt: ResultFormat) -> bytes:

@@ -136,7 +136,9 @@ class SparqlEndpoint:
 
     async def _run(self, request: Request, query: str, params: dict[str, list[str]]) -> Response:
         try:
-            info = check_query(query)
+            # Checking parses the query: off the event loop when it is big.
+            info = check_query(query) if len(query) < 4096 else await asyncio.to_thread(
+                check_query, query)
         except QueryRefused as exc:
             return self._error(exc.status, exc.message, request, query)
         accept = request.headers.get("accept")
