@@ -109,9 +109,15 @@ def check_output(project: Project, out: Path) -> None:
             or target == root:
         raise KgpubError(f"--out {out} would replace the project or its sources; "
                          "choose a directory of its own, e.g. site/")
-    if target.is_dir() and any(target.iterdir()) and not (target / ".kgpub" / "site.json").is_file():
+    if target.is_dir() and any(target.iterdir()) and not _is_built_site(target):
         raise KgpubError(f"{out} is not empty and is not a site built by kgpub; refusing to "
                          "replace it. Choose another --out or empty it first.")
+
+
+def _is_built_site(path: Path) -> bool:
+    return (path / ".kgpub" / "site.json").is_file() or (
+        (path / "index.html").is_file() and (path / ASSETS / "style.css").is_file()
+    )
 
 
 def _staging_dir(out: Path) -> Path:
