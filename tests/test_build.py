@@ -259,3 +259,28 @@ def test_entity_at_a_reserved_path_is_not_silently_overwritten(tmp_path):
     pages = [p for p in (tmp_path / "site").rglob("*.html") if "An index document" in p.read_text()]
     assert pages, "the entity <index> has no page"
     assert "Newest resources" in html, "the home page was replaced"
+
+
+def test_output_does_not_depend_on_hash_seed(tmp_path):
+    """Builds in processes with different hash seeds (set orders differ) are byte-identical,
+    even where entries tie on every sort key (same date, same title)."""
+    import subprocess
+    import sys
+
+    project = copy_project(tmp_path / "project")
+    twins = "".join(
+        f"resource:twin-{n} a sphr:Publication ; dcterms:title \"Twin\"@en ;\n"
+        f"    dcterms:type type:report ; dcterms:date \"2020\"^^xsd:gYear ;\n"
+        f"    dcterms:subject topic:institutional-capacity-and-coordination .\n"
+        for n in range(8)
+    )
+    append_file(project / "data/entries/publications.ttl", twins)
+    trees = []
+    for seed in ("1", "2", "3"):
+        out = tmp_path / f"site-{seed}"
+        env = {**subprocess_env(), "PYTHONHASHSEED": seed}
+        r = subprocess.run([sys.executable, "-m", "kgpub.cli", "build", "--project", str(project),
+                            "--out", str(out)], env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        trees.append(tree_hashes(out))
+    assert trees[0] == trees[1] == trees[2]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import multiprocessing as mp
 import os
 import shutil
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from .config import Project
 from .errors import InvalidData, KgpubError
+from .formats import RDF_FORMATS
 from .index import Index
 from .load import load_sources
 from .render.harvest import (
@@ -55,11 +57,22 @@ def load_index(project: Project) -> tuple[Index, Report]:
 
 def render_site(index: Index) -> Iterator[tuple[str, bytes]]:
     """Every file of the site as (relative path, bytes), in a deterministic order."""
+    yield from render_entities(index, index.entities)
+    yield from site_files(index)
+
+
+def render_entities(index: Index, iris: list[str]) -> Iterator[tuple[str, bytes]]:
+    """Each entity's page and RDF documents."""
     html = HtmlRenderer(index)
-    for iri in index.entities:
+    for iri in iris:
         path, page = html.render_entity(iri)
         yield path, page.encode("utf-8")
         yield from entity_documents(index, iri)
+
+
+def site_files(index: Index) -> Iterator[tuple[str, bytes]]:
+    """The files that are not an entity's: home, dumps, harvesting files, assets."""
+    html = HtmlRenderer(index)
     for render in (html.render_home, html.render_not_found):
         path, page = render()
         yield path, page.encode("utf-8")
@@ -74,8 +87,49 @@ def render_site(index: Index) -> Iterator[tuple[str, bytes]]:
             yield f"{ASSETS}/{asset.name}", asset.read_bytes()
 
 
+# Pages are rendered in forked workers that share the index copy-on-write; below this many
+# entities forking costs more than it saves.
+PARALLEL_MIN_ENTITIES = 2000
+CHUNK = 500
+_shared: dict = {}
+
+
+def _render_chunk(bounds: tuple[int, int]) -> int:
+    index, staging = _shared["index"], _shared["staging"]
+    for path, data in render_entities(index, index.entities[bounds[0] : bounds[1]]):
+        _write(staging, path, data)
+    return bounds[1] - bounds[0]
+
+
+def _write_entities(index: Index, staging: Path, workers: int, progress: Progress | None) -> int:
+    """Write every entity's files; returns how many files were written."""
+    n = len(index.entities)
+    per_entity = 1 + len(RDF_FORMATS)
+    if workers <= 1 or n < PARALLEL_MIN_ENTITIES or "fork" not in mp.get_all_start_methods():
+        for i, (path, data) in enumerate(render_entities(index, index.entities)):
+            _write(staging, path, data)
+            if progress and i % per_entity == 0:
+                progress(i // per_entity + 1, n + 1)
+        return n * per_entity
+    _shared.update(index=index, staging=staging)
+    chunks = [(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)]
+    done = 0
+    try:
+        with mp.get_context("fork").Pool(workers) as pool:
+            for rendered in pool.imap_unordered(_render_chunk, chunks):
+                done += rendered
+                if progress:
+                    progress(done, n + 1)
+    finally:
+        _shared.clear()
+    return n * per_entity
+
+
 def build(
-    project: Project, out: Path | None = None, progress: Progress | None = None
+    project: Project,
+    out: Path | None = None,
+    progress: Progress | None = None,
+    workers: int | None = None,
 ) -> BuildResult:
     out = Path(out) if out else project.root / "site"
     check_output(project, out)
@@ -83,15 +137,12 @@ def build(
     total = len(index.entities) + 1
     staging = _staging_dir(out)
     try:
-        count = 0
-        done = 0
-        for path, data in render_site(index):
+        count = _write_entities(index, staging, workers or os.cpu_count() or 1, progress)
+        for path, data in site_files(index):
             _write(staging, path, data)
             count += 1
-            if path.endswith(".html"):
-                done += 1
-                if progress:
-                    progress(min(done, total), total)
+        if progress:
+            progress(total, total)
         _swap_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

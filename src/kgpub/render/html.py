@@ -163,7 +163,8 @@ class HtmlRenderer:
         rows = []
         for p in sorted(preds, key=key):
             values = [self.value(page, o) for o in ix.values(iri, p)]
-            rows.append((ix.label(p, self.lang), sorted(values, key=lambda v: v.text.lower())))
+            rows.append((ix.label(p, self.lang),
+                         sorted(values, key=lambda v: (v.text.lower(), v.text, v.href or ""))))
         return rows
 
     def card(self, page: str, iri: str) -> EntryCard:
@@ -190,7 +191,8 @@ class HtmlRenderer:
         )
 
     def cards(self, page: str, iris) -> list[EntryCard]:
-        return sorted((self.card(page, i) for i in set(iris)), key=lambda c: c.sort_key)
+        # The IRI breaks ties, so equal dates and titles keep one order across builds.
+        return sorted((self.card(page, i) for i in set(iris)), key=lambda c: (c.sort_key, c.iri))
 
     def entries_linking(self, iri: str, prop: str | None = None) -> list[str]:
         ix = self.index
@@ -213,7 +215,7 @@ class HtmlRenderer:
     def narrower(self, topic: str) -> list[str]:
         return sorted(
             (s for s in self.index.incoming(topic, SKOS + "broader")),
-            key=lambda i: self.label(i).text.lower(),
+            key=lambda i: (self.label(i).text.lower(), i),
         )
 
     def tree(self, page: str, topics: list[str], depth: int = 0) -> list[dict]:
@@ -223,7 +225,7 @@ class HtmlRenderer:
                 "count": len(self.entries_linking(t, DCT + "subject")),
                 "children": self.tree(page, self.narrower(t), depth + 1) if depth < 10 else [],
             }
-            for t in sorted(topics, key=lambda i: self.label(i).text.lower())
+            for t in sorted(topics, key=lambda i: (self.label(i).text.lower(), i))
         ]
 
     def top_topics(self) -> list[str]:
@@ -376,7 +378,7 @@ class HtmlRenderer:
         members = ix.incoming(scheme, SKOS + "inScheme")
         return [
             {"link": self.value(page, ox.NamedNode(m)), "count": len(self.entries_linking(m))}
-            for m in sorted(set(members), key=lambda i: self.label(i).text.lower())
+            for m in sorted(set(members), key=lambda i: (self.label(i).text.lower(), i))
         ]
 
     def _ontology(self, page: str) -> dict:
