@@ -284,3 +284,35 @@ def test_output_does_not_depend_on_hash_seed(tmp_path):
         assert r.returncode == 0, r.stderr
         trees.append(tree_hashes(out))
     assert trees[0] == trees[1] == trees[2]
+
+
+def test_incremental_rebuild_rewrites_only_what_changed(tmp_path):
+    """A rebuild after edits rewrites only changed files (never in place: the previous site's
+    files may be hard links), deletes what is gone, and equals a full build."""
+    import os
+    import re
+
+    from kgpub.site import build
+
+    project = copy_project(tmp_path / "project")
+    out = tmp_path / "site"
+    build(load_project(project), out)
+    page = out / "resource/social-protection-a-key-to-a-fair-society.html"
+    gone = out / "resource/good-governance-guidelines-for-social-security-institutions.html"
+    untouched = out / "place/kenya.html"
+    keep = tmp_path / "old-page.html"
+    os.link(page, keep)  # a second name for the old file: in-place writes would show here
+    old_text, old_inode = keep.read_text(), untouched.stat().st_ino
+    source = project / "data/entries/publications.ttl"
+    text = source.read_text().replace('"Social Protection: A Key to a Fair Society"@en',
+                                      '"Social Protection: A Key to a Fair Society (revised)"@en')
+    text = re.sub(r"resource:good-governance-guidelines-for-social-security-institutions .*?\.\n",
+                  "", text, flags=re.S)
+    source.write_text(text)
+    result = build(load_project(project), out)
+    assert "(revised)" in page.read_text() and keep.read_text() == old_text
+    assert untouched.stat().st_ino == old_inode  # unchanged: not rewritten
+    assert 0 < result.changed < result.files / 3
+    assert result.removed == 5 and not gone.exists()  # the page and its four RDF documents
+    fresh = build(load_project(project), tmp_path / "fresh")
+    assert tree_hashes(out) == tree_hashes(fresh.out)

@@ -103,7 +103,8 @@ def build(project_dir: Path, out: Path | None) -> None:
         click.echo(
             f"{len(result.report.warnings)} warning(s); run `kgpub validate` to see them.", err=True
         )
-    click.echo(f"Built {result.entities} entities, {result.files} files into {result.out}")
+    click.echo(f"Built {result.entities} entities, {result.files} files into {result.out} "
+               f"({result.changed} written, {result.removed} removed, the rest unchanged)")
 
 
 def _progress_bar():

@@ -44,6 +44,8 @@ class BuildResult:
     files: int
     entities: int
     report: Report
+    changed: int = 0  # files written because their content is new or changed
+    removed: int = 0  # files of the previous site no longer produced
 
 
 def load_index(project: Project) -> tuple[Index, Report]:
@@ -94,35 +96,42 @@ CHUNK = 500
 _shared: dict = {}
 
 
-def _render_chunk(bounds: tuple[int, int]) -> int:
+def _render_chunk(bounds: tuple[int, int]) -> tuple[list[str], int]:
     index, staging = _shared["index"], _shared["staging"]
+    paths, changed = [], 0
     for path, data in render_entities(index, index.entities[bounds[0] : bounds[1]]):
-        _write(staging, path, data)
-    return bounds[1] - bounds[0]
+        changed += _write(staging, path, data)
+        paths.append(path)
+    return paths, changed
 
 
-def _write_entities(index: Index, staging: Path, workers: int, progress: Progress | None) -> int:
-    """Write every entity's files; returns how many files were written."""
+def _write_entities(
+    index: Index, staging: Path, workers: int, progress: Progress | None
+) -> tuple[list[str], int]:
+    """Write every entity's files: (the paths written, how many changed)."""
     n = len(index.entities)
     per_entity = 1 + len(RDF_FORMATS)
     if workers <= 1 or n < PARALLEL_MIN_ENTITIES or "fork" not in mp.get_all_start_methods():
+        paths, changed = [], 0
         for i, (path, data) in enumerate(render_entities(index, index.entities)):
-            _write(staging, path, data)
+            changed += _write(staging, path, data)
+            paths.append(path)
             if progress and i % per_entity == 0:
                 progress(i // per_entity + 1, n + 1)
-        return n * per_entity
+        return paths, changed
     _shared.update(index=index, staging=staging)
     chunks = [(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)]
-    done = 0
+    paths, changed = [], 0
     try:
         with mp.get_context("fork").Pool(workers) as pool:
-            for rendered in pool.imap_unordered(_render_chunk, chunks):
-                done += rendered
+            for chunk_paths, chunk_changed in pool.imap_unordered(_render_chunk, chunks):
+                paths += chunk_paths
+                changed += chunk_changed
                 if progress:
-                    progress(done, n + 1)
+                    progress(len(paths) // per_entity, n + 1)
     finally:
         _shared.clear()
-    return n * per_entity
+    return paths, changed
 
 
 def build(
@@ -131,23 +140,53 @@ def build(
     progress: Progress | None = None,
     workers: int | None = None,
 ) -> BuildResult:
+    """Validate and write the site. A rebuild starts from hard links to the previous site and
+    rewrites only the files whose bytes change (unchanged files keep their mtime, so HTTP
+    validators stay valid), then deletes what is no longer produced."""
     out = Path(out) if out else project.root / "site"
     check_output(project, out)
     index, report = load_index(project)
     total = len(index.entities) + 1
     staging = _staging_dir(out)
     try:
-        count = _write_entities(index, staging, workers or os.cpu_count() or 1, progress)
+        previous = _link_tree(out, staging) if out.is_dir() else set()
+        written, changed = _write_entities(index, staging, workers or os.cpu_count() or 1,
+                                           progress)
         for path, data in site_files(index):
-            _write(staging, path, data)
-            count += 1
+            changed += _write(staging, path, data)
+            written.append(path)
+        removed = previous - set(written)
+        for path in removed:
+            (staging / path).unlink()
+        _prune_empty_dirs(staging)
         if progress:
             progress(total, total)
         _swap_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return BuildResult(out=out, files=count, entities=len(index.entities), report=report)
+    return BuildResult(out=out, files=len(written), entities=len(index.entities), report=report,
+                       changed=changed, removed=len(removed))
+
+
+def _link_tree(src: Path, dest: Path) -> set[str]:
+    """Hard-link every file of the previous site into the staging directory."""
+    found = set()
+    for dirpath, _dirs, names in os.walk(src):
+        rel_dir = os.path.relpath(dirpath, src)
+        target_dir = dest if rel_dir == "." else dest / rel_dir
+        target_dir.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            os.link(os.path.join(dirpath, name), target_dir / name)
+            found.add(name if rel_dir == "." else f"{rel_dir}/{name}")
+    return found
+
+
+def _prune_empty_dirs(root: Path) -> None:
+    """Directories emptied by removed files go too (bottom-up, so parents see the result)."""
+    for dirpath, _dirs, _names in os.walk(root, topdown=False):
+        if Path(dirpath) != root and not os.listdir(dirpath):
+            os.rmdir(dirpath)
 
 
 def check_output(project: Project, out: Path) -> None:
@@ -198,12 +237,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _write(root: Path, rel: str, data: bytes) -> None:
-    target = root / rel
-    if ".." in Path(rel).parts or Path(rel).is_absolute():
+def _write(root: Path, rel: str, data: bytes) -> bool:
+    """Write a file unless it already holds these bytes; True if it was (re)written. A changed
+    file is replaced, never written in place: it may be a hard link into the previous site."""
+    if ".." in rel.split("/") or rel.startswith("/"):
         raise KgpubError(f"refusing to write outside the site: {rel}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+    target = root / rel
+    try:
+        if target.stat().st_size == len(data) and target.read_bytes() == data:
+            return False
+        tmp = target.with_name(target.name + ".kgpub-tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return True
 
 
 _RENAME_EXCHANGE = 2

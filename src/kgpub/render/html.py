@@ -110,7 +110,7 @@ class HtmlRenderer:
         self.project = index.project
         self.lang = lang or self.project.default_language
         self.env = environment()
-        self._cards: dict[str, EntryCard] = {}
+        self._cards: dict[tuple[str, str], EntryCard] = {}
 
     # ---- helpers used while rendering one page ------------------------------------------------
 
@@ -168,6 +168,13 @@ class HtmlRenderer:
         return rows
 
     def card(self, page: str, iri: str) -> EntryCard:
+        # A card is the same on every page of a directory: entries appear on many listings.
+        key = (iri, page.rpartition("/")[0])
+        if key not in self._cards:
+            self._cards[key] = self._card(page, iri)
+        return self._cards[key]
+
+    def _card(self, page: str, iri: str) -> EntryCard:
         ix = self.index
         title = self.label(iri)
         abstract = ix.text(iri, DCT + "abstract", self.lang)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import posixpath
 from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -34,8 +33,16 @@ def environment() -> Environment:
 
 
 def rel(page: str, target: str) -> str:
-    """Relative link from a page (a file path in the site) to another file path."""
-    return posixpath.relpath(target, posixpath.dirname(page) or ".")
+    """Relative link from a page (a file path in the site) to another file path. Site paths are
+    clean ('a/b.html': no '.', '..' or empty segments), so this is posixpath.relpath, faster."""
+    page_dir = page.rpartition("/")[0]
+    if not page_dir:
+        return target
+    here, there = page_dir.split("/"), target.split("/")
+    common = 0
+    while common < len(here) and common < len(there) - 1 and here[common] == there[common]:
+        common += 1
+    return "../" * (len(here) - common) + "/".join(there[common:])
 
 
 def json_for_script(data) -> Markup:

@@ -1,0 +1,16 @@
+"""Relative links between site files: the fast rel() equals posixpath.relpath on site paths."""
+
+import itertools
+import posixpath
+
+from kgpub.render.templates import rel
+
+PATHS = ["index.html", "topics.html", "topic/x.html", "topic/y.html", "resource/z.html",
+         "_assets/style.css", "a/b/c.html", "a/d/e.html", "a/b.html", "a/b/c/d.html",
+         ".well-known/void.ttl", "dumps/dataset.nt.gz"]
+
+
+def test_rel_matches_relpath():
+    for page, target in itertools.product(PATHS, PATHS):
+        assert rel(page, target) == posixpath.relpath(target, posixpath.dirname(page) or "."), (
+            page, target)
