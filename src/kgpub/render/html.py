@@ -267,14 +267,14 @@ class HtmlRenderer:
             replacement = ix.replacement(iri)
             ctx.update(
                 replaced_by=self.value(path, ox.NamedNode(replacement)) if replacement else None,
-                properties=self.properties(path, iri),
+                properties=self.properties(path, iri, skip={RDF_TYPE}),
             )
             template = "tombstone.html"
         elif kind == "entry":
             ctx.update(
                 abstract=ix.text(iri, DCT + "abstract", self.lang),
                 topics=[self.value(path, o) for o in ix.values(iri, DCT + "subject")],
-                properties=self.properties(path, iri),
+                properties=self.properties(path, iri, skip={RDF_TYPE}),
             )
             template = "entry.html"
         elif kind == "ontology":
@@ -285,7 +285,7 @@ class HtmlRenderer:
             ctx.update(
                 description=ix.text(iri, SKOS + "definition", self.lang)
                 or ix.text(iri, DCT + "description", self.lang),
-                properties=self.properties(path, iri),
+                properties=self.properties(path, iri, skip={RDF_TYPE}),
                 entries=self.cards(path, related),
                 tree=self.tree(path, self.top_topics())
                 if iri == self.project.base + "topics"
