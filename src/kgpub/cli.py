@@ -23,6 +23,15 @@ project_option = click.option(
     help="The project directory (holding kgpub.toml, ontology/, data/, shapes/).",
 )
 
+engine_option = click.option(
+    "--engine",
+    type=click.Choice(["auto", "fast", "pyshacl"]),
+    default="auto",
+    show_default=True,
+    help="SHACL engine: fast (the shacl package), pyshacl (the reference), or auto (fast "
+    "when installed and working, else pyshacl).",
+)
+
 
 def _project(project_dir: Path) -> Project:
     return load_project(project_dir)
@@ -49,7 +58,8 @@ def main() -> None:
     show_default=True,
     help="Report format: text for people, json for machines.",
 )
-def validate(project_dir: Path, fmt: str) -> None:
+@engine_option
+def validate(project_dir: Path, fmt: str, engine: str) -> None:
     """Validate ontology + data against the SHACL shapes.
 
     Exit 0 if the data conforms (warnings allowed), 1 on violations, 2 on unreadable input."""
@@ -59,7 +69,7 @@ def validate(project_dir: Path, fmt: str) -> None:
     try:
         project = _project(project_dir)
         sources = load_sources(project)
-        report = validate_sources(sources)
+        report = validate_sources(sources, engine=engine)
     except KgpubError as exc:
         if fmt == "json":
             import json
@@ -79,7 +89,8 @@ def validate(project_dir: Path, fmt: str) -> None:
     default=None,
     help="Output directory [default: site/ in the project].",
 )
-def build(project_dir: Path, out: Path | None) -> None:
+@engine_option
+def build(project_dir: Path, out: Path | None, engine: str) -> None:
     """Validate, then write the site: HTML, RDF per entity, dumps. Nothing is written on
     violations, and the previous site stays until the new one is complete."""
     from .site import build as build_site
@@ -87,7 +98,7 @@ def build(project_dir: Path, out: Path | None) -> None:
     try:
         project = _project(project_dir)
         progress = _progress_bar() if sys.stderr.isatty() else None
-        result = build_site(project, out, progress)
+        result = build_site(project, out, progress, engine=engine)
     except InvalidData as exc:
         click.echo(exc.report.to_text(), err=True)
         click.echo(

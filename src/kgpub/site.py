@@ -48,10 +48,11 @@ class BuildResult:
     removed: int = 0  # files of the previous site no longer produced
 
 
-def load_index(project: Project) -> tuple[Index, Report]:
-    """Load and validate the project; refuse on violations. The one entry point to a graph."""
+def load_index(project: Project, engine: str = "auto") -> tuple[Index, Report]:
+    """Load and validate the project; refuse on violations. The one entry point to a graph.
+    engine: the SHACL engine (kgpub.validate.validate_sources)."""
     sources = load_sources(project)
-    report = validate_sources(sources)
+    report = validate_sources(sources, engine=engine)
     if not report.conforms:
         raise InvalidData(report)
     return Index(project, sources), report
@@ -139,13 +140,14 @@ def build(
     out: Path | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
+    engine: str = "auto",
 ) -> BuildResult:
     """Validate and write the site. A rebuild starts from hard links to the previous site and
     rewrites only the files whose bytes change (unchanged files keep their mtime, so HTTP
     validators stay valid), then deletes what is no longer produced."""
     out = Path(out) if out else project.root / "site"
     check_output(project, out)
-    index, report = load_index(project)
+    index, report = load_index(project, engine=engine)
     total = len(index.entities) + 1
     staging = _staging_dir(out)
     try:

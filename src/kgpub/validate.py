@@ -1,18 +1,26 @@
-"""Validate: SHACL over ontology + data with pySHACL, turned into a report an editor can act on."""
+"""Validate: SHACL over ontology + data, turned into a report an editor can act on.
+
+Two engines (see kgpub.shacl_engines): pySHACL, the reference, and the much faster `shacl`
+(Rust); `engine="auto"` takes the fast one when it is installed and working. Both give the same
+report.
+"""
 
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import asdict, dataclass, field
 
-import pyoxigraph as ox
-from pyshacl import validate as shacl_validate
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import Graph, URIRef
 from rdflib.collection import Collection
-from rdflib.namespace import RDF, SH, XSD
+from rdflib.namespace import RDF, SH
 
 from .load import Sources
+from .shacl_engines import ENGINES, EngineError, Finding, run, to_rdflib, to_rdflib_term
+
+__all__ = [
+    "ENGINES", "EngineError", "HINTS", "Problem", "Report", "reserved_path_problems",
+    "to_rdflib", "to_rdflib_term", "validate_sources",
+]
 
 # How to fix a failure of each SHACL constraint component, when the shape gives no sh:description.
 HINTS = {
@@ -51,6 +59,7 @@ class Problem:
 @dataclass
 class Report:
     problems: list[Problem] = field(default_factory=list)
+    engine: str = field(default="", compare=False)  # the SHACL engine that ran
 
     @property
     def violations(self) -> list[Problem]:
@@ -110,33 +119,6 @@ def _shortener(prefixes: dict[str, str]):
     return short
 
 
-def to_rdflib_term(term):
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return BNode(term.value)
-    if term.language:
-        return Literal(term.value, lang=term.language)
-    dt = term.datatype.value
-    return Literal(term.value, datatype=None if dt == str(XSD.string) else URIRef(dt))
-
-
-def to_rdflib(triples) -> Graph:
-    g = Graph()
-    add = g.add
-    # An ill-typed literal ("2016-13-45"^^xsd:date) is a finding for the shapes, not a traceback:
-    # rdflib logs one while converting it, so keep its term logger quiet here.
-    term_log = logging.getLogger("rdflib.term")
-    level = term_log.level
-    term_log.setLevel(logging.CRITICAL)
-    try:
-        for t in triples:
-            add((to_rdflib_term(t.subject), to_rdflib_term(t.predicate), to_rdflib_term(t.object)))
-    finally:
-        term_log.setLevel(level)
-    return g
-
-
 # Paths the site itself uses: an entity there would be overwritten by the home page, a dump...
 RESERVED = ("index", "404", "sitemap", "robots", "feed", "sparql", "oai", "dumps/", "_assets/",
             ".well-known/", ".kgpub/")
@@ -144,10 +126,14 @@ RESERVED = ("index", "404", "sitemap", "robots", "feed", "sparql", "oai", "dumps
 
 def reserved_path_problems(sources: Sources, base: str) -> list[Problem]:
     problems = []
+    # Every clash starts with a reserved stem: test that first (one call), the rest only then.
+    stems = tuple(r.rstrip("/") for r in RESERVED)
     for iri, loc in sorted(sources.locations.items()):
         if not iri.startswith(base):
             continue
         path = iri[len(base):]
+        if not path.startswith(stems):
+            continue
         clash = next((r for r in RESERVED if path == r.rstrip("/") or path.startswith(r)
                       or (not r.endswith("/") and path.startswith(r + "-"))), None)
         if clash:
@@ -160,25 +146,18 @@ def reserved_path_problems(sources: Sources, base: str) -> list[Problem]:
     return problems
 
 
-def validate_sources(sources: Sources) -> Report:
+def validate_sources(sources: Sources, engine: str = "auto") -> Report:
     """Validate ontology + data against the shapes. Ontology classes take part, so sh:class
-    follows rdfs:subClassOf without inference."""
-    data = to_rdflib(sources.graph)
-    shapes = to_rdflib(sources.shapes)
-    _conforms, results, _text = shacl_validate(
-        data, shacl_graph=shapes, inference="none", allow_warnings=True, advanced=True
-    )
+    follows rdfs:subClassOf without inference.
+
+    engine: "pyshacl" (the reference), "fast" (the `shacl` package), or "auto" (fast when it is
+    installed and working, else pyshacl). Raises EngineError for an unknown or unusable engine."""
+    ran, findings = run(sources, engine)
     short = _shortener(sources.prefixes)
-    # Only top-level results: nested sh:detail results (of sh:node, sh:or...) would report
-    # the same fault again on other entities.
-    problems = [
-        _problem(results, shapes, result, sources, short)
-        for report in results.subjects(RDF.type, SH.ValidationReport)
-        for result in results.objects(report, SH.result)
-    ]
+    problems = [_problem(f, sources, short) for f in findings]
     if sources.base:
         problems += reserved_path_problems(sources, sources.base)
-    return Report(sorted(set(problems)))
+    return Report(sorted(set(problems)), engine=ran)
 
 
 def _path_text(g: Graph, path, short) -> str:
@@ -201,35 +180,20 @@ def _path_text(g: Graph, path, short) -> str:
     return "(path)"
 
 
-def _problem(results: Graph, shapes: Graph, result, sources: Sources, short) -> Problem:
-    focus = results.value(result, SH.focusNode)
-    path = results.value(result, SH.resultPath)
-    value = results.value(result, SH.value)
-    severity = results.value(result, SH.resultSeverity)
-    shape = results.value(result, SH.sourceShape)
-    component = str(results.value(result, SH.sourceConstraintComponent) or "").rsplit("#", 1)[-1]
-    messages = sorted(str(m) for m in results.objects(result, SH.resultMessage))
-    constraint = results.value(result, SH.sourceConstraint)
-    hint = next(
-        (
-            shapes.value(n, SH.description)
-            for n in (constraint, shape)
-            if n is not None and shapes.value(n, SH.description) is not None
-        ),
-        None,
-    )
-    loc = sources.locate(str(focus))
-    sev = {SH.Violation: "violation", SH.Warning: "warning"}.get(severity, "info")
+def _problem(f: Finding, sources: Sources, short) -> Problem:
+    loc = sources.locate(str(f.focus))
+    sev = {SH.Violation: "violation", SH.Warning: "warning"}.get(f.severity, "info")
+    value = f.value
     return Problem(
         file=loc.file if loc else "(unknown file)",
         line=(loc.line or 0) if loc else 0,
-        focus=str(focus),
-        path="" if path is None else _path_text(results, path, short),
+        focus=str(f.focus),
+        path="" if f.path is None else _path_text(f.graph, f.path, short),
         severity=sev,
-        message=" ".join(messages) or component,
+        message=" ".join(f.messages) or f.component,
         value=None
         if value is None
         else (short(str(value)) if isinstance(value, URIRef) else repr(str(value))),
-        hint=str(hint) if hint else HINTS.get(component, ""),
-        rule=f"sh:{component}",
+        hint=f.hint or HINTS.get(f.component, ""),
+        rule=f"sh:{f.component}",
     )

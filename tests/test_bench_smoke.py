@@ -1,0 +1,64 @@
+"""Smoke test of the benchmark harness: `bench/run.py --quick` on a 200-entry project writes a
+report with every section measured (numbers, no error or skipped lines)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SECTIONS = ["## Machine", "## Versions", "## Summary", "### Project", "### Full build",
+            "### Validation", "### Incremental rebuild", "### Server start-up",
+            "### SPARQL latency", "### Load", "### OAI-PMH harvest"]
+NUMBER = re.compile(r"\d[\d,]*(\.\d+)? ?(s|ms|MiB|GiB|x|req/s|/s)\b")
+
+
+def sections(report: str) -> dict[str, str]:
+    found = {}
+    for heading in SECTIONS:
+        start = report.index(heading + "\n")
+        rest = report[start + len(heading) + 1:]
+        end = re.search(r"^#{2,3} ", rest, re.M)
+        found[heading] = rest[: end.start()] if end else rest
+    return found
+
+
+def test_quick_bench_writes_every_section(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--sizes", "200",
+         "--runs", "1", "--out", str(out), "--workdir", str(tmp_path / "work")],
+        capture_output=True, text=True, timeout=110, cwd=REPO)
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert elapsed < 60, f"the quick benchmark took {elapsed:.0f} s"
+    report = out.read_text(encoding="utf-8")
+    assert "## 200 entries" in report
+    for heading, text in sections(report).items():
+        assert "**error**" not in text and "*skipped*" not in text and "not run" not in text, (
+            heading, text)
+        if heading not in ("## Machine", "## Versions", "### Project"):
+            assert NUMBER.search(text), (heading, text)
+    # every figure of the summary has a value and a verdict
+    summary = sections(report)["## Summary"]
+    rows = [line for line in summary.splitlines()
+            if line.startswith("| ") and "figure" not in line and "---" not in line]
+    assert len(rows) >= 11
+    for row in rows:
+        assert re.search(r"\*\*(met|missed)\*\*", row), row
+    for needle in ("CPU", "memory", "pyoxigraph", "pyshacl", "rdflib", "jinja2", "uvicorn",
+                   "fast SHACL engine", "git "):
+        assert needle in report, needle
+    data = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    size = data["sizes"]["200"]
+    for key in ("project", "build", "floor", "server", "sparql", "load_303", "load_docs", "oai",
+                "validate", "pyshacl", "incremental"):
+        assert size[key]["status"] == "ok", (key, size[key])
+    assert size["oai"]["records"] == size["oai"]["expected"] == 200
+    assert size["incremental"]["changed"] >= 1
+    assert size["validate"]["violations"] >= 10
