@@ -28,8 +28,14 @@ run: $(STAMP)
 	$(BIN)/kgpub serve --site site --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest
+
+# Benchmarks at 1k, 10k and 100k entries -> bench/RESULTS.md (see bench/run.py; e.g.
+# make bench BENCH_ARGS="--sizes 1000,10000 --runs 3"). Installs wrk with apt-get if missing.
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) site .site.building-* .pytest_cache

@@ -25,11 +25,10 @@ import pyoxigraph as ox
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from serverutil import running_server  # noqa: E402
-
 from kgpub.config import load_project  # noqa: E402
 from kgpub.examples import example_queries  # noqa: E402
 from kgpub.site import build  # noqa: E402
+from serverutil import running_server  # noqa: E402
 
 
 def raw_latency(store: ox.Store, query: str, runs: int) -> float:
