@@ -43,10 +43,20 @@ BY_NAME = {f.name: f for f in DOCUMENT_FORMATS}
 
 def serialize(triples, fmt: Format, prefixes: dict[str, str] | None = None) -> bytes:
     """Serialize triples deterministically: sorted input gives byte-identical output."""
+    return serialize_all(triples, (fmt,), prefixes)[0]
+
+
+def serialize_all(triples, formats, prefixes: dict[str, str] | None = None) -> list[bytes]:
+    """The same triples in several formats: sorted and scanned for prefixes once."""
     ordered = sorted(triples, key=_triple_key)
-    if fmt.rdf in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) and prefixes:
-        return ox.serialize(ordered, format=fmt.rdf, prefixes=used_prefixes(ordered, prefixes))
-    return ox.serialize(ordered, format=fmt.rdf)
+    used = used_prefixes(ordered, prefixes) if prefixes else None
+    out = []
+    for fmt in formats:
+        if fmt.rdf in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) and used:
+            out.append(ox.serialize(ordered, format=fmt.rdf, prefixes=used))
+        else:
+            out.append(ox.serialize(ordered, format=fmt.rdf))
+    return out
 
 
 def _triple_key(t: ox.Triple) -> tuple[str, str, str]:

@@ -150,6 +150,7 @@ def build(
     index, report = load_index(project, engine=engine)
     total = len(index.entities) + 1
     staging = _staging_dir(out)
+    _made_dirs.clear()  # the staging path may repeat (same pid): nothing is known to exist
     try:
         previous = _link_tree(out, staging) if out.is_dir() else set()
         written, changed = _write_entities(index, staging, workers or os.cpu_count() or 1,
@@ -244,17 +245,27 @@ def _write(root: Path, rel: str, data: bytes) -> bool:
     file is replaced, never written in place: it may be a hard link into the previous site."""
     if ".." in rel.split("/") or rel.startswith("/"):
         raise KgpubError(f"refusing to write outside the site: {rel}")
-    target = root / rel
+    target = os.path.join(root, rel)
     try:
-        if target.stat().st_size == len(data) and target.read_bytes() == data:
-            return False
-        tmp = target.with_name(target.name + ".kgpub-tmp")
-        tmp.write_bytes(data)
+        if os.stat(target).st_size == len(data):
+            with open(target, "rb") as f:
+                if f.read() == data:
+                    return False
+        tmp = target + ".kgpub-tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
         os.replace(tmp, target)
     except FileNotFoundError:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        folder = os.path.dirname(target)
+        if folder not in _made_dirs:
+            os.makedirs(folder, exist_ok=True)
+            _made_dirs.add(folder)
+        with open(target, "wb") as f:
+            f.write(data)
     return True
+
+
+_made_dirs: set[str] = set()  # per process: directories known to exist
 
 
 _RENAME_EXCHANGE = 2

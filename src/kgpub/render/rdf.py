@@ -7,7 +7,7 @@ import io
 
 import pyoxigraph as ox
 
-from ..formats import DUMP_FORMATS, RDF_FORMATS, Format, serialize
+from ..formats import DUMP_FORMATS, RDF_FORMATS, Format, serialize, serialize_all
 from ..index import VOID, Index
 
 DUMP_NAME = "dataset"
@@ -20,7 +20,8 @@ def entity_documents(index: Index, iri: str) -> list[tuple[str, bytes]]:
     dataset = ox.NamedNode(index.base + ".well-known/void#dataset")
     triples.append(ox.Triple(ox.NamedNode(iri), ox.NamedNode(VOID + "inDataset"), dataset))
     doc = index.path(iri)
-    return [(doc + f.suffix, serialize(triples, f, index.prefixes)) for f in RDF_FORMATS]
+    bodies = serialize_all(triples, RDF_FORMATS, index.prefixes)
+    return [(doc + f.suffix, body) for f, body in zip(RDF_FORMATS, bodies, strict=True)]
 
 
 def dump_path(fmt: Format) -> str:

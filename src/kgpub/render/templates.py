@@ -47,7 +47,7 @@ def rel(page: str, target: str) -> str:
 
 def json_for_script(data) -> Markup:
     """JSON safe inside <script>: no '<', '>' or '&' can end the element early."""
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1)
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return Markup(text)
 
