@@ -204,6 +204,8 @@ class CpuWatch:
         try:
             wall = time.monotonic() - self.t
             other = (_busy_seconds() - self.busy) - (_own_seconds() - self.own)
-            return max(0.0, other) / (wall * (os.cpu_count() or 1)) if wall > 0 else None
+            if wall < 2:  # too short for /proc/stat's 10 ms ticks to mean anything
+                return None
+            return max(0.0, other) / (wall * (os.cpu_count() or 1))
         except (OSError, AttributeError):
             return None

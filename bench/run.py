@@ -911,16 +911,23 @@ class Bench:
     def write(self) -> None:
         out = self.args.out
         out.parent.mkdir(parents=True, exist_ok=True)
-        # The profile analysis (bench/ANALYSIS.md, kept by hand) explains the missed targets.
-        analysis = HERE / "ANALYSIS.md"
-        extra = "\n" + analysis.read_text("utf-8") if analysis.is_file() else ""
-        out.write_text(render_report(self.results) + extra, encoding="utf-8")
+        out.write_text(report_text(self.results), encoding="utf-8")
         out.with_suffix(".json").write_text(
             json.dumps(self.results, indent=1, default=str, ensure_ascii=False) + "\n",
             encoding="utf-8")
 
 
 # ---- the report ----------------------------------------------------------------------------------
+
+def report_text(results: dict) -> str:
+    """The report, followed by the profile analysis (bench/ANALYSIS.md, kept by hand), which
+    explains the missed targets."""
+    analysis = HERE / "ANALYSIS.md"
+    report = render_report(results)
+    if analysis.is_file():
+        report = report.rstrip("\n") + "\n\n" + analysis.read_text("utf-8")
+    return report
+
 
 def status_line(entry: dict | None) -> str | None:
     if not entry or "status" not in entry:
@@ -1095,7 +1102,8 @@ def render_size(w, n: int, s: dict) -> None:
         w(f"Time for this size: {fs(s['total_seconds'])}.")
         w("")
     other = [(k, e["other_cpu"]) for k, e in s.items()
-             if isinstance(e, dict) and e.get("other_cpu") is not None]
+             if isinstance(e, dict) and e.get("other_cpu") is not None
+             and e.get("section_seconds", 0) >= 2]
     if other:
         busy = [(k, v) for k, v in other if v >= 0.05]
         w("Other work on the machine (CPU time of processes outside this benchmark, as a share "
@@ -1356,6 +1364,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workdir", type=Path, default=None,
                    help="where projects and sites are made (default: a temporary directory)")
     p.add_argument("--keep", action="store_true", help="keep the projects and sites")
+    p.add_argument("--report-from", type=Path, default=None, metavar="JSON",
+                   help="only rewrite --out from the raw data of an earlier run (its .json)")
     a = p.parse_args(argv)
     try:
         a.sizes = [int(x.replace("_", "")) for x in
@@ -1375,6 +1385,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report_from:
+        results = json.loads(args.report_from.read_text(encoding="utf-8"))
+        args.out.write_text(report_text(results), encoding="utf-8")
+        return 0
     socket.setdefaulttimeout(120)  # no HTTP call of the benchmark waits forever
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import multiprocessing as mp
 import os
 import shutil
@@ -106,10 +107,19 @@ def _render_chunk(bounds: tuple[int, int]) -> tuple[list[str], int]:
     return paths, changed
 
 
-def _write_entities(
+def _write_files(staging: Path, files: Iterator[tuple[str, bytes]]) -> tuple[list[str], int]:
+    paths, changed = [], 0
+    for path, data in files:
+        changed += _write(staging, path, data)
+        paths.append(path)
+    return paths, changed
+
+
+def _write_all(
     index: Index, staging: Path, workers: int, progress: Progress | None
 ) -> tuple[list[str], int]:
-    """Write every entity's files: (the paths written, how many changed)."""
+    """Write every file of the site: (the paths written, how many changed). With several
+    workers, forked processes render the entities while this one writes the site-wide files."""
     n = len(index.entities)
     per_entity = 1 + len(RDF_FORMATS)
     if workers <= 1 or n < PARALLEL_MIN_ENTITIES or "fork" not in mp.get_all_start_methods():
@@ -119,18 +129,26 @@ def _write_entities(
             paths.append(path)
             if progress and i % per_entity == 0:
                 progress(i // per_entity + 1, n + 1)
-        return paths, changed
+        more, more_changed = _write_files(staging, site_files(index))
+        return paths + more, changed + more_changed
     _shared.update(index=index, staging=staging)
     chunks = [(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)]
-    paths, changed = [], 0
+    # Objects that exist now are never collected in the workers: the garbage collector does not
+    # touch (and copy) the pages they share with this process.
+    gc.freeze()
     try:
         with mp.get_context("fork").Pool(workers) as pool:
-            for chunk_paths, chunk_changed in pool.imap_unordered(_render_chunk, chunks):
+            results = pool.imap_unordered(_render_chunk, chunks)
+            paths, changed = _write_files(staging, site_files(index))
+            entity_count = 0
+            for chunk_paths, chunk_changed in results:
                 paths += chunk_paths
                 changed += chunk_changed
+                entity_count += len(chunk_paths) // per_entity
                 if progress:
-                    progress(len(paths) // per_entity, n + 1)
+                    progress(entity_count, n + 1)
     finally:
+        gc.unfreeze()
         _shared.clear()
     return paths, changed
 
@@ -153,11 +171,7 @@ def build(
     _made_dirs.clear()  # the staging path may repeat (same pid): nothing is known to exist
     try:
         previous = _link_tree(out, staging) if out.is_dir() else set()
-        written, changed = _write_entities(index, staging, workers or os.cpu_count() or 1,
-                                           progress)
-        for path, data in site_files(index):
-            changed += _write(staging, path, data)
-            written.append(path)
+        written, changed = _write_all(index, staging, workers or os.cpu_count() or 1, progress)
         removed = previous - set(written)
         for path in removed:
             (staging / path).unlink()
