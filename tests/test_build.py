@@ -316,3 +316,17 @@ def test_incremental_rebuild_rewrites_only_what_changed(tmp_path):
     assert result.removed == 5 and not gone.exists()  # the page and its four RDF documents
     fresh = build(load_project(project), tmp_path / "fresh")
     assert tree_hashes(out) == tree_hashes(fresh.out)
+
+
+def test_parallel_build_equals_serial_build(tmp_path, monkeypatch):
+    """The forked renderers (used from PARALLEL_MIN_ENTITIES up) write exactly what one process
+    writes."""
+    from kgpub import site
+
+    project = load_project(copy_project(tmp_path / "project"))
+    serial = site.build(project, tmp_path / "serial", workers=1)
+    monkeypatch.setattr(site, "PARALLEL_MIN_ENTITIES", 1)
+    monkeypatch.setattr(site, "CHUNK", 7)
+    parallel = site.build(project, tmp_path / "parallel", workers=2)
+    assert parallel.files == serial.files
+    assert tree_hashes(parallel.out) == tree_hashes(serial.out)
