@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gzip
 import io
+from collections.abc import Iterator
 
 import pyoxigraph as ox
 
-from ..formats import DUMP_FORMATS, RDF_FORMATS, Format, serialize, serialize_all
+from ..formats import DUMP_FORMATS, RDF_FORMATS, Format, serialize_all, used_prefixes
 from ..index import VOID, Index
 
 DUMP_NAME = "dataset"
@@ -28,12 +29,16 @@ def dump_path(fmt: Format) -> str:
     return f"dumps/{DUMP_NAME}{fmt.suffix}.gz"
 
 
-def dumps(index: Index) -> list[tuple[str, bytes]]:
-    """The whole graph (vocabulary + data), gzipped with a fixed mtime so builds are identical."""
-    out = []
+def dumps(index: Index) -> Iterator[tuple[str, bytes]]:
+    """The whole graph (vocabulary + data), gzipped with a fixed mtime so builds are identical.
+    Streamed into the compressor in parse order (deterministic: files are read sorted), so no
+    uncompressed copy or sort of the whole graph is held in memory."""
     for fmt in DUMP_FORMATS:
         buf = io.BytesIO()
         with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:
-            gz.write(serialize(index.triples, fmt, index.prefixes))
-        out.append((dump_path(fmt), buf.getvalue()))
-    return out
+            if fmt.rdf == ox.RdfFormat.TURTLE:
+                ox.serialize(index.triples, gz, format=fmt.rdf,
+                             prefixes=used_prefixes(index.triples, index.prefixes))
+            else:
+                ox.serialize(index.triples, gz, format=fmt.rdf)
+        yield dump_path(fmt), buf.getvalue()
