@@ -55,9 +55,8 @@ def session_rss(sid: int) -> int:
     return sum(session_processes(sid).values())
 
 
-def session_processes(sid: int) -> dict[int, int]:
-    """{pid: RSS in bytes} of the processes whose session id is sid."""
-    found: dict[int, int] = {}
+def proc_stats():
+    """(pid, fields of /proc/pid/stat after the command name) for every live process."""
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -66,11 +65,17 @@ def session_processes(sid: int) -> dict[int, int]:
                 data = f.read()
         except OSError:
             continue
-        rest = data[data.rindex(b")") + 2:].split()
+        yield int(name), data[data.rindex(b")") + 2:].split()
+
+
+def session_processes(sid: int) -> dict[int, int]:
+    """{pid: RSS in bytes} of the processes whose session id is sid."""
+    found: dict[int, int] = {}
+    for pid, rest in proc_stats():
         # rest[i] is field i + 3 of proc(5): session is field 6, rss (pages) field 24.
         try:
             if int(rest[3]) == sid:
-                found[int(name)] = int(rest[21]) * PAGE
+                found[pid] = int(rest[21]) * PAGE
         except (IndexError, ValueError):
             continue
     return found
@@ -166,19 +171,11 @@ def _own_seconds() -> float:
         total += ru.ru_utime + ru.ru_stime
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                data = f.read()
-        except OSError:
-            continue
-        rest = data[data.rindex(b")") + 2:].split()
+    for pid, rest in proc_stats():
         try:
             # rest[1] ppid (field 4); utime, stime, cutime, cstime are fields 14-17.
-            parents[int(name)] = int(rest[1])
-            times[int(name)] = sum(int(x) for x in rest[11:15]) / CLK_TCK
+            parents[pid] = int(rest[1])
+            times[pid] = sum(int(x) for x in rest[11:15]) / CLK_TCK
         except (IndexError, ValueError):
             continue
     me = os.getpid()

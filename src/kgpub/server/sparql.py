@@ -19,8 +19,8 @@ from ..config import Project
 from ..examples import example_queries
 from ..formats import RDF_FORMATS, serialize
 from ..query import (
-    GRAPH_MEDIA_TYPES,
-    SOLUTION_MEDIA_TYPES,
+    GRAPH_FORMATS,
+    SOLUTION_FORMATS,
     FormatNotAvailable,
     PoolBusy,
     QueryLimits,
@@ -53,11 +53,6 @@ RESULT_FORMAT_IRIS = {
     "application/ld+json": "JSON-LD",
     "application/n-triples": "N-Triples",
     "application/rdf+xml": "RDF_XML",
-}
-# Aliases some clients send for result formats.
-SOLUTION_ALIASES = {
-    "application/sparql-results+json": ("application/sparql-results+json", "application/json"),
-    "application/sparql-results+xml": ("application/sparql-results+xml", "application/xml"),
 }
 
 
@@ -142,10 +137,12 @@ class SparqlEndpoint:
         except QueryRefused as exc:
             return self._error(exc.status, exc.message, request, query)
         accept = request.headers.get("accept")
-        graph = info.form in ("CONSTRUCT", "DESCRIBE")
-        offered = list(GRAPH_MEDIA_TYPES if graph else SOLUTION_MEDIA_TYPES)
-        # Result types first, so */* (curl) gets JSON or Turtle; browsers name text/html.
-        names = [SOLUTION_ALIASES.get(m, (m,)) for m in offered] + [("text/html",)]
+        graph = info.returns_graph
+        formats = GRAPH_FORMATS if graph else SOLUTION_FORMATS
+        offered = [f.media_type for f in formats]
+        # Result types (with the aliases the engine declares) first, so */* (curl) gets JSON or
+        # Turtle; browsers name text/html.
+        names = [(f.media_type, *f.aliases) for f in formats] + [("text/html",)]
         fmt_param = params.get("format", [None])[0] or params.get("output", [None])[0]
         if fmt_param:
             try:
