@@ -130,12 +130,21 @@ def _wait_for(predicate, timeout: float = 10.0) -> None:
 
 
 def _dead(pid: int) -> bool:
-    """Exited (a zombie not yet reaped counts)."""
+    """Exited: every thread of it gone or a zombie. The main thread alone showing "Z" is not
+    enough: the others may still be exiting, holding the pipe open, and waitpid() reports the
+    process only once they are all gone."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+        tasks = os.listdir(f"/proc/{pid}/task")
     except FileNotFoundError:
         return True
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat", encoding="ascii") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                    return False
+        except FileNotFoundError:
+            continue
+    return True
 
 
 def _busy(p: QueryPool) -> bool:
