@@ -224,7 +224,9 @@ def test_killed_build_keeps_the_old_site(kgpub_bin, built_site, tmp_path):
     assert sorted(p.name for p in out.parent.iterdir()) == ["site"]
     page = (out / "resource/social-protection-a-key-to-a-fair-society.html").read_text()
     assert "(second edition)" in page
-    assert sorted(tree_hashes(out)) == sorted(old)
+    # The same files (search index files are named by their content: some changed name).
+    assert ({p for p in tree_hashes(out) if not p.startswith("_pagefind/")}
+            == {p for p in old if not p.startswith("_pagefind/")})
 
 
 # ---- known bugs ----------------------------------------------------------------------------------
@@ -313,7 +315,12 @@ def test_incremental_rebuild_rewrites_only_what_changed(tmp_path):
     assert "(revised)" in page.read_text() and keep.read_text() == old_text
     assert untouched.stat().st_ino == old_inode  # unchanged: not rewritten
     assert 0 < result.changed < result.files / 3
-    assert result.removed == 5 and not gone.exists()  # the page and its four RDF documents
+    # Its page in each language, four RDF documents, two citations; listings left empty.
+    doc = "resource/good-governance-guidelines-for-social-security-institutions"
+    own = [f"{p}{doc}.html" for p in ("", "fr/", "es/")] + [
+        f"{doc}{s}" for s in (".ttl", ".jsonld", ".nt", ".rdf", ".bib", ".ris")]
+    assert result.removed >= len(own) and not any((out / f).exists() for f in own)
+    assert not gone.exists()
     fresh = build(load_project(project), tmp_path / "fresh")
     assert tree_hashes(out) == tree_hashes(fresh.out)
 

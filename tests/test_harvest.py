@@ -271,6 +271,11 @@ def test_withdrawn_entry_answers_410_and_replaced_301(server):
     assert status == 410
     status, headers, _ = get(f"{server}/{SUPERSEDED}", accept="text/html")
     assert status == 301 and headers["Location"] == "/" + REPLACEMENT
+    # The page in another language is gone too (in that language), or moved to its successor's.
+    status, _, body = get(f"{server}/fr/{WITHDRAWN}.html", accept="text/html")
+    assert status == 410 and b'lang="fr"' in body
+    status, headers, _ = get(f"{server}/es/{SUPERSEDED}.html", accept="text/html")
+    assert status == 301 and headers["Location"] == f"/es/{REPLACEMENT}.html"
 
 
 def test_withdrawn_entries_are_not_listed(site):
@@ -294,7 +299,7 @@ def test_sitemap_is_valid_and_complete(server, site):
     locs = etree.fromstring(body).xpath("//s:loc/text()", namespaces=ns)
     pages = {BASE + p.relative_to(site).as_posix() for p in site.rglob("*.html")
              if p.name != "404.html" and not p.relative_to(site).as_posix().startswith(
-                 (WITHDRAWN, SUPERSEDED))}
+                 tuple(lang + t for lang in ("", "fr/", "es/") for t in (WITHDRAWN, SUPERSEDED)))}
     assert set(locs) == pages
     lastmods = etree.fromstring(body).xpath("//s:lastmod/text()", namespaces=ns)
     assert all(DATESTAMP.match(m) for m in lastmods)

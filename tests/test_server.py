@@ -207,3 +207,45 @@ def test_void_is_negotiated(client):
     assert r.status_code == 303 and r.headers["location"] == "/.well-known/void.ttl"
     browser = client.get("/.well-known/void", headers={"accept": BROWSER}, follow_redirects=False)
     assert browser.headers["location"] == "/.well-known/void.ttl"  # no HTML version: Turtle
+
+
+# ---- languages ----------------------------------------------------------------------------------
+
+LANGUAGE_NEGOTIATION = [
+    # (Accept-Language, Location of the HTML page)
+    (None, TOPIC + ".html"),
+    ("fr", "/fr" + TOPIC + ".html"),
+    ("fr-CH, fr;q=0.9, en;q=0.8", "/fr" + TOPIC + ".html"),
+    ("es-419", "/es" + TOPIC + ".html"),
+    ("en-US,en;q=0.9,fr;q=0.8", TOPIC + ".html"),
+    ("de, es;q=0.5", "/es" + TOPIC + ".html"),
+    ("de", TOPIC + ".html"),  # nothing acceptable: the default language
+    ("fr;q=0, *;q=0.1", TOPIC + ".html"),
+    ("*", TOPIC + ".html"),
+    ("es;q=0.3, fr;q=0.7", "/fr" + TOPIC + ".html"),
+    ("fr;q=abc, es", "/es" + TOPIC + ".html"),
+]
+
+
+@pytest.mark.parametrize("accept_language, location", LANGUAGE_NEGOTIATION)
+def test_html_is_negotiated_by_language(client, accept_language, location):
+    headers = {"Accept": BROWSER}
+    if accept_language is not None:
+        headers["Accept-Language"] = accept_language
+    r = client.get(TOPIC, headers=headers, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == location
+    assert "Accept-Language" in r.headers["vary"]
+
+
+def test_rdf_ignores_accept_language(client):
+    r = client.get(TOPIC, headers={"Accept": "text/turtle", "Accept-Language": "fr"},
+                   follow_redirects=False)
+    assert r.headers["location"] == TOPIC + ".ttl"
+
+
+def test_not_found_page_in_the_path_language(client):
+    r = client.get("/fr/nothing-here", headers={"Accept": BROWSER})
+    assert r.status_code == 404
+    assert BeautifulSoup(r.text, "html.parser").html["lang"] == "fr"
+    r = client.get("/nothing-here", headers={"Accept": BROWSER})
+    assert BeautifulSoup(r.text, "html.parser").html["lang"] == "en"

@@ -21,6 +21,7 @@ class Project:
     description: str = ""
     languages: tuple[str, ...] = ("en",)
     license: str | None = None
+    page_size: int = 20  # entries per listing page
     repository: dict = field(default_factory=dict)
     # Query limits of the SPARQL endpoint ([sparql] in kgpub.toml).
     sparql: dict = field(default_factory=dict)
@@ -78,8 +79,13 @@ def load_project(root: str | Path = ".") -> Project:
     languages = site.get("languages", ["en"])
     if not languages or not all(isinstance(x, str) and x for x in languages):
         raise ConfigError(f"{cfg_path}: [site] languages must be a non-empty list, e.g. ['en']")
+    page_size = site.get("page_size", 20)
+    if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= 500:
+        raise ConfigError(f"{cfg_path}: [site] page_size = {page_size!r} must be a whole number "
+                          "from 1 to 500, e.g. 20")
     return Project(
         root=root,
+        page_size=page_size,
         base=base,
         title=site.get("title", Project.title),
         description=site.get("description", ""),

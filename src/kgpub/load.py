@@ -40,6 +40,7 @@ class Sources:
     locations: dict[str, Location] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     base: str = ""
+    languages: tuple[str, ...] = ()  # the site's: other languages' pages live under 'fr/'...
 
     @property
     def graph(self) -> list[ox.Triple]:
@@ -57,7 +58,7 @@ def source_files(directory: Path) -> list[Path]:
 
 
 def load_sources(project: Project, *, with_shapes: bool = True) -> Sources:
-    src = Sources(base=project.base)
+    src = Sources(base=project.base, languages=project.languages)
     roles = [("ontology", project.ontology_dir), ("data", project.data_dir)]
     if with_shapes:
         roles.append(("shapes", project.shapes_dir))

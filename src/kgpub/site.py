@@ -20,7 +20,6 @@ from pathlib import Path
 
 from .config import Project
 from .errors import InvalidData, KgpubError
-from .formats import RDF_FORMATS
 from .index import Index
 from .load import load_sources
 from .render.harvest import (
@@ -31,9 +30,13 @@ from .render.harvest import (
     sitemaps,
     void_documents,
 )
+from .browse import Browse
+from .render import cite
 from .render.html import HtmlRenderer
+from .render.i18n import check_languages, prefix
 from .render.rdf import dumps, entity_documents
 from .render.templates import ASSETS
+from .search import SEARCH_DIR, build_search_index
 from .validate import Report, validate_sources
 
 Progress = Callable[[int, int], None]
@@ -61,27 +64,70 @@ def load_index(project: Project, engine: str = "auto") -> tuple[Index, Report]:
 
 def render_site(index: Index) -> Iterator[tuple[str, bytes]]:
     """Every file of the site as (relative path, bytes), in a deterministic order."""
-    yield from render_entities(index, index.entities)
-    yield from site_files(index)
+    html = renderers(index)
+    yield from render_entities(index, index.entities, html)
+    yield from listing_pages(html, 0, len(html[0].browse.pages()))
+    yield from site_files(index, html)
 
 
-def render_entities(index: Index, iris: list[str]) -> Iterator[tuple[str, bytes]]:
-    """Each entity's page and RDF documents."""
-    html = HtmlRenderer(index)
+def renderers(index: Index) -> list[HtmlRenderer]:
+    """One HTML renderer per site language (the default first), sharing one navigation."""
+    check_languages(index.project.languages)
+    nav = Browse(index, index.project.page_size)
+    nav.prepare()  # computed once here, before workers fork, and shared by them
+    return [HtmlRenderer(index, lang, nav) for lang in index.project.languages]
+
+
+def render_entities(
+    index: Index, iris: list[str], html: list[HtmlRenderer] | None = None
+) -> Iterator[tuple[str, bytes]]:
+    """Each entity's pages (one per language), RDF documents and, for entries, citations."""
+    html = html or renderers(index)
     for iri in iris:
-        path, page = html.render_entity(iri)
-        yield path, page.encode("utf-8")
+        for renderer in html:
+            path, page = renderer.render_entity(iri)
+            yield path, page.encode("utf-8")
         yield from entity_documents(index, iri)
+        if index.kind(iri) == "entry" and not index.is_tombstone(iri):
+            work = cite.work_from_index(index, iri, index.project.default_language)
+            doc = index.path(iri)
+            yield doc + ".bib", cite.bibtex(work).encode("utf-8")
+            yield doc + ".ris", cite.ris(work).encode("utf-8")
 
 
-def site_files(index: Index) -> Iterator[tuple[str, bytes]]:
-    """The files that are not an entity's: home, dumps, harvesting files, assets."""
-    html = HtmlRenderer(index)
-    for render in (html.render_home, html.render_not_found):
-        path, page = render()
+def navigation_pages(html: list[HtmlRenderer]) -> Iterator[tuple[str, str]]:
+    """The browsing pages that are not listings, in every language: home, search, A-Z, facets."""
+    for r in html:
+        yield r.render_home()
+        yield r.render_not_found()
+        yield r.render_search()
+        yield r.render_browse_index()
+        yield r.render_az()
+        for facet in ("type", "place", "organisation", "year"):
+            yield r.render_facet(facet)
+
+
+def listing_pages(html: list[HtmlRenderer], lo: int, hi: int) -> Iterator[tuple[str, bytes]]:
+    """Listing pages lo..hi-1 (of Browse.pages()), in every language."""
+    pages = html[0].browse.pages()[lo:hi]
+    for r in html:
+        for listing, n in pages:
+            path, page = r.render_listing(listing, n)
+            yield path, page.encode("utf-8")
+
+
+def site_files(index: Index, html: list[HtmlRenderer] | None = None) -> Iterator[tuple[str, bytes]]:
+    """The files that are neither an entity's nor a listing page: navigation pages, dumps,
+    harvesting files, assets."""
+    html = html or renderers(index)
+    nav_paths = []
+    for path, page in navigation_pages(html):
+        nav_paths.append(path)
         yield path, page.encode("utf-8")
     yield from dumps(index)
-    yield from sitemaps(index, extra_pages=["index.html"])
+    prefixes = [prefix(lang, index.project.languages) for lang in index.project.languages]
+    nav_paths += [r.here(listing.page_path(n)) for r in html for listing, n in r.browse.pages()]
+    yield from sitemaps(index, [p for p in nav_paths if not p.endswith("404.html")], prefixes)
     yield "robots.txt", robots_txt(index)
     yield from void_documents(index)
     yield FEED_PATH, atom_feed(index)
@@ -95,16 +141,18 @@ def site_files(index: Index) -> Iterator[tuple[str, bytes]]:
 # entities forking costs more than it saves.
 PARALLEL_MIN_ENTITIES = 2000
 CHUNK = 500
+LISTING_CHUNK = 200
 _shared: dict = {}
 
 
-def _render_chunk(bounds: tuple[int, int]) -> tuple[list[str], int]:
-    index, staging = _shared["index"], _shared["staging"]
-    paths, changed = [], 0
-    for path, data in render_entities(index, index.entities[bounds[0] : bounds[1]]):
-        changed += _write(staging, path, data)
-        paths.append(path)
-    return paths, changed
+def _render_chunk(unit: tuple[str, int, int]) -> tuple[list[str], int, int]:
+    """Render and write one unit of work: ("entities" | "listings", lo, hi)."""
+    index, staging, html = _shared["index"], _shared["staging"], _shared["html"]
+    kind, lo, hi = unit
+    files = (render_entities(index, index.entities[lo:hi], html) if kind == "entities"
+             else listing_pages(html, lo, hi))
+    paths, changed = _write_files(staging, files)
+    return paths, changed, hi - lo if kind == "entities" else 0
 
 
 def _write_files(staging: Path, files: Iterator[tuple[str, bytes]]) -> tuple[list[str], int]:
@@ -119,34 +167,39 @@ def _write_all(
     index: Index, staging: Path, workers: int, progress: Progress | None
 ) -> tuple[list[str], int]:
     """Write every file of the site: (the paths written, how many changed). With several
-    workers, forked processes render the entities while this one writes the site-wide files."""
+    workers, forked processes render entities and listing pages while this one writes the
+    site-wide files."""
+    html = renderers(index)
     n = len(index.entities)
-    per_entity = 1 + len(RDF_FORMATS)
-    if workers <= 1 or n < PARALLEL_MIN_ENTITIES or "fork" not in mp.get_all_start_methods():
-        paths, changed = [], 0
-        for i, (path, data) in enumerate(render_entities(index, index.entities)):
-            changed += _write(staging, path, data)
-            paths.append(path)
-            if progress and i % per_entity == 0:
-                progress(i // per_entity + 1, n + 1)
-        more, more_changed = _write_files(staging, site_files(index))
-        return paths + more, changed + more_changed
-    _shared.update(index=index, staging=staging)
-    chunks = [(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)]
-    # Objects that exist now are never collected in the workers: the garbage collector does not
-    # touch (and copy) the pages they share with this process.
-    gc.freeze()
+    units = [("entities", i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)]
+    pages = len(html[0].browse.pages())
+    units += [("listings", i, min(i + LISTING_CHUNK, pages)) for i in range(0, pages, LISTING_CHUNK)]
+    _shared.update(index=index, staging=staging, html=html)
+    done = 0
     try:
+        if workers <= 1 or n < PARALLEL_MIN_ENTITIES or "fork" not in mp.get_all_start_methods():
+            paths, changed = [], 0
+            for unit in units:
+                more, more_changed, entities = _render_chunk(unit)
+                paths += more
+                changed += more_changed
+                done += entities
+                if progress and entities:
+                    progress(done, n + 1)
+            more, more_changed = _write_files(staging, site_files(index, html))
+            return paths + more, changed + more_changed
+        # Objects that exist now are never collected in the workers: the garbage collector does
+        # not touch (and copy) the pages they share with this process.
+        gc.freeze()
         with mp.get_context("fork").Pool(workers) as pool:
-            results = pool.imap_unordered(_render_chunk, chunks)
-            paths, changed = _write_files(staging, site_files(index))
-            entity_count = 0
-            for chunk_paths, chunk_changed in results:
+            results = pool.imap_unordered(_render_chunk, units)
+            paths, changed = _write_files(staging, site_files(index, html))
+            for chunk_paths, chunk_changed, entities in results:
                 paths += chunk_paths
                 changed += chunk_changed
-                entity_count += len(chunk_paths) // per_entity
-                if progress:
-                    progress(entity_count, n + 1)
+                done += entities
+                if progress and entities:
+                    progress(done, n + 1)
     finally:
         gc.unfreeze()
         _shared.clear()
@@ -172,9 +225,20 @@ def build(
     try:
         previous = _link_tree(out, staging) if out.is_dir() else set()
         written, changed = _write_all(index, staging, workers or os.cpu_count() or 1, progress)
+        # What the previous site had and this one does not make goes first: search then
+        # indexes exactly the pages of this build, and runs last, over the staging directory.
+        stale = previous - set(written)
+        for path in stale:
+            if not path.startswith(SEARCH_DIR + "/"):
+                (staging / path).unlink()
+        search = build_search_index(staging)
+        more, more_changed = _write_files(staging, iter(search.files))
+        written += more
+        changed += more_changed
         removed = previous - set(written)
         for path in removed:
-            (staging / path).unlink()
+            if path.startswith(SEARCH_DIR + "/"):
+                (staging / path).unlink()
         _prune_empty_dirs(staging)
         if progress:
             progress(total, total)

@@ -120,21 +120,23 @@ def _shortener(prefixes: dict[str, str]):
 
 
 # Paths the site itself uses: an entity there would be overwritten by the home page, a dump...
-RESERVED = ("index", "404", "sitemap", "robots", "feed", "sparql", "oai", "dumps/", "_assets/",
-            ".well-known/", ".kgpub/")
+RESERVED = ("index", "404", "sitemap", "robots", "feed", "sparql", "oai", "search", "dumps/",
+            "_assets/", "_pagefind/", "browse/", ".well-known/", ".kgpub/")
 
 
 def reserved_path_problems(sources: Sources, base: str) -> list[Problem]:
     problems = []
+    # The pages of the site's other languages live under their codes: 'fr/', 'es/'.
+    reserved = RESERVED + tuple(f"{lang}/" for lang in sources.languages[1:])
     # Every clash starts with a reserved stem: test that first (one call), the rest only then.
-    stems = tuple(r.rstrip("/") for r in RESERVED)
+    stems = tuple(r.rstrip("/") for r in reserved)
     for iri, loc in sorted(sources.locations.items()):
         if not iri.startswith(base):
             continue
         path = iri[len(base):]
         if not path.startswith(stems):
             continue
-        clash = next((r for r in RESERVED if path == r.rstrip("/") or path.startswith(r)
+        clash = next((r for r in reserved if path == r.rstrip("/") or path.startswith(r)
                       or (not r.endswith("/") and path.startswith(r + "-"))), None)
         if clash:
             problems.append(Problem(

@@ -63,12 +63,16 @@ def page_lastmod(index: Index, iri: str) -> str:
 # ---- sitemap and robots -------------------------------------------------------------------------
 
 
-def sitemaps(index: Index, extra_pages: list[str]) -> list[tuple[str, bytes]]:
-    """sitemap.xml for every HTML page; past 50,000 URLs a sitemap index over numbered files."""
+def sitemaps(
+    index: Index, extra_pages: list[str], prefixes: list[str] = ("",)
+) -> list[tuple[str, bytes]]:
+    """sitemap.xml for every HTML page (each language's: prefixes '', 'fr/'...); past 50,000
+    URLs a sitemap index over numbered files."""
     base = index.base
     entries = [(base + p, default_datestamp(index)) for p in extra_pages]
     entries += [
-        (base + index.path(iri) + HTML.suffix, page_lastmod(index, iri))
+        (base + lang + index.path(iri) + HTML.suffix, page_lastmod(index, iri))
+        for lang in prefixes
         for iri in index.entities
         if not index.is_tombstone(iri)
     ]

@@ -3,13 +3,19 @@ so the site browses from any host or from disk."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
+from urllib.parse import quote
 
 import pyoxigraph as ox
+from babel.dates import format_date as babel_format_date
+from babel.dates import format_skeleton
 
+from ..browse import BROWSE, Browse, Listing
 from ..formats import HTML, RDF_FORMATS
 from ..index import DCT, FOAF, ORG, OWL, RDF_TYPE, RDFS, SKOS, XSD, Index, Label
+from . import cite
+from .i18n import prefix, translations
 from .templates import chrome, environment, json_for_script, rel, safe_url
 
 # Properties shown in the page header, not repeated in the metadata table.
@@ -47,20 +53,11 @@ PROP_ORDER = [
     DCT + "modified",
     DCT + "isReplacedBy",
 ]
-MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
+def N_(message: str) -> str:
+    """Marks a UI string for the catalogues; it is translated where it is used."""
+    return message
+
+
 SCHEMA_TYPES = {
     "expert-commentary": "Article",
     "report": "Report",
@@ -87,29 +84,36 @@ class EntryCard:
     abstract: Label | None
     type_label: str | None
     date: str | None
-    sort_key: tuple = field(default_factory=tuple)
 
 
-def format_date(lit: ox.Literal) -> str:
+def format_date(lit: ox.Literal, lang: str = "en") -> str:
+    """A date as people write it in the page's language: 3 March 2016, 3 mars 2016."""
     dt = lit.datatype.value if lit.datatype else ""
+    # International English writes day month year, as the platform does.
+    locale = "en_GB" if lang == "en" else lang
     try:
         if dt == XSD + "date":
-            d = date.fromisoformat(lit.value)
-            return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
+            return babel_format_date(date.fromisoformat(lit.value), "long", locale=locale)
         if dt == XSD + "gYearMonth":
             year, month = lit.value.split("-")[:2]
-            return f"{MONTHS[int(month) - 1]} {year}"
+            return format_skeleton("yMMMM", date(int(year), int(month), 1), locale=locale)
     except (ValueError, IndexError):
         pass
     return lit.value
 
 
 class HtmlRenderer:
-    def __init__(self, index: Index, lang: str | None = None):
+    """Renders the pages of one language. Page paths carry the language's prefix ('fr/...');
+    the `key` of a page is its path without it."""
+
+    def __init__(self, index: Index, lang: str | None = None, browse: Browse | None = None):
         self.index = index
         self.project = index.project
         self.lang = lang or self.project.default_language
-        self.env = environment()
+        self.prefix = prefix(self.lang, self.project.languages)
+        self.browse = browse or Browse(index)
+        self.env = environment(self.lang)
+        self._ = translations(self.lang).gettext
         self._cards: dict[tuple[str, str], EntryCard] = {}
 
     # ---- helpers used while rendering one page ------------------------------------------------
@@ -117,16 +121,26 @@ class HtmlRenderer:
     def _rel(self, page: str, target: str) -> str:
         return rel(page, target)
 
+    def here(self, key: str) -> str:
+        """This language's path of a page."""
+        return self.prefix + key
+
     def href(self, page: str, iri: str) -> str | None:
         ix = self.index
         if iri.startswith(ix.vocab):
-            return self._rel(page, "ontology.html") + "#" + iri[len(ix.vocab) :]
+            return rel(page, self.here("ontology.html")) + "#" + iri[len(ix.vocab) :]
         if ix.is_published(iri):
-            return self._rel(page, ix.path(iri) + HTML.suffix)
+            return rel(page, self.here(ix.path(iri) + HTML.suffix))
         return None
 
     def label(self, iri: str) -> Label:
         return self.index.label(iri, self.lang)
+
+    def link(self, page: str, iri: str) -> Value:
+        return self.value(page, ox.NamedNode(iri))
+
+    def page_link(self, page: str, key: str, text: str) -> Value:
+        return Value(text, rel(page, self.here(key)))
 
     def value(self, page: str, term) -> Value:
         if isinstance(term, ox.Literal):
@@ -135,10 +149,10 @@ class HtmlRenderer:
                 and term.datatype.value.startswith(XSD + "g")
                 or (term.datatype and term.datatype.value == XSD + "date")
             ):
-                return Value(format_date(term))
+                return Value(format_date(term, self.lang))
             return Value(term.value, lang=term.language)
         if isinstance(term, ox.BlankNode):
-            return Value("(unnamed node)")
+            return Value(self._("(unnamed node)"))
         iri = term.value
         internal = self.href(page, iri)
         if internal:
@@ -176,30 +190,24 @@ class HtmlRenderer:
 
     def _card(self, page: str, iri: str) -> EntryCard:
         ix = self.index
-        title = self.label(iri)
-        abstract = ix.text(iri, DCT + "abstract", self.lang)
         type_iri = ix.value(iri, DCT + "type")
         date_lit = ix.value(iri, DCT + "date")
         return EntryCard(
             iri=iri,
             href=self.href(page, iri) or "",
-            title=title,
-            abstract=abstract,
+            title=self.label(iri),
+            abstract=ix.text(iri, DCT + "abstract", self.lang),
             type_label=self.label(type_iri.value).text
             if isinstance(type_iri, ox.NamedNode)
             else None,
-            date=format_date(date_lit) if isinstance(date_lit, ox.Literal) else None,
-            # Newest first; undated last; then by title.
-            sort_key=(
-                0 if date_lit is not None else 1,
-                _negated(date_lit.value) if date_lit is not None else "",
-                title.text.lower(),
-            ),
+            date=format_date(date_lit, self.lang) if isinstance(date_lit, ox.Literal) else None,
         )
 
     def cards(self, page: str, iris) -> list[EntryCard]:
-        # The IRI breaks ties, so equal dates and titles keep one order across builds.
-        return sorted((self.card(page, i) for i in set(iris)), key=lambda c: (c.sort_key, c.iri))
+        """Entry cards in the site's one order: newest first, then title, then IRI."""
+        order = self.browse.order
+        live = sorted((i for i in set(iris) if i in order), key=order.__getitem__)
+        return [self.card(page, i) for i in live]
 
     def entries_linking(self, iri: str, prop: str | None = None) -> list[str]:
         ix = self.index
@@ -207,32 +215,40 @@ class HtmlRenderer:
             s for s in ix.incoming(iri, prop) if ix.kind(s) == "entry" and not ix.is_tombstone(s)
         ]
 
-    def breadcrumbs(self, page: str, topic: str) -> list[Value]:
-        """The chain of broader topics up to a key issue (first broader at each step)."""
-        chain, seen, node = [], {topic}, topic
+    def crumbs(self, page: str, *trail: Value) -> list[Value]:
+        """Home, then the trail (the current page last, without a link)."""
+        return [self.page_link(page, "index.html", self._("Home")), *trail]
+
+    def topic_chain(self, page: str, topic: str, *, link_last: bool) -> list[Value]:
+        """Topics › broader ... › topic, following the first skos:broader at each step."""
+        chain, seen, node = [topic], {topic}, topic
         while True:
             broader = [o.value for o in self.index.values(node, SKOS + "broader")]
             if not broader or broader[0] in seen:
                 break
             node = broader[0]
             seen.add(node)
-            chain.append(self.value(page, ox.NamedNode(node)))
-        return list(reversed(chain))
+            chain.append(node)
+        items = [self.link(page, t) for t in reversed(chain)]
+        if not link_last:
+            last = items[-1]
+            items[-1] = Value(last.text, None, last.lang)
+        return [self.page_link(page, "topics.html", self._("Topics")), *items]
 
     def narrower(self, topic: str) -> list[str]:
-        return sorted(
-            (s for s in self.index.incoming(topic, SKOS + "broader")),
-            key=lambda i: (self.label(i).text.lower(), i),
-        )
+        return self._by_label(self.index.incoming(topic, SKOS + "broader"))
+
+    def _by_label(self, iris) -> list[str]:
+        return sorted(set(iris), key=lambda i: (self.label(i).text.casefold(), i))
 
     def tree(self, page: str, topics: list[str], depth: int = 0) -> list[dict]:
         return [
             {
-                "link": self.value(page, ox.NamedNode(t)),
-                "count": len(self.entries_linking(t, DCT + "subject")),
+                "link": self.link(page, t),
+                "count": self.browse.count(t),
                 "children": self.tree(page, self.narrower(t), depth + 1) if depth < 10 else [],
             }
-            for t in sorted(topics, key=lambda i: (self.label(i).text.lower(), i))
+            for t in self._by_label(topics)
         ]
 
     def top_topics(self) -> list[str]:
@@ -242,76 +258,151 @@ class HtmlRenderer:
     # ---- pages ----------------------------------------------------------------------------------
 
     def render_entity(self, iri: str) -> tuple[str, str]:
-        """(file path in the site, HTML) for an entity's page."""
+        """(file path in the site, HTML) for an entity's page in this language."""
         ix = self.index
-        path = ix.path(iri) + HTML.suffix
+        key = ix.path(iri) + HTML.suffix
+        path = self.here(key)
         kind = ix.kind(iri)
-        ctx = self._common(path, iri)
+        ctx = self._common(path, key, iri)
         ctx.update(kind=kind, iri=iri)
         if kind == "topic":
-            entries = self.entries_linking(iri, DCT + "subject")
-            commentary = self.project.base + "type/expert-commentary"
-            ec = [
-                e for e in entries if any(o.value == commentary for o in ix.values(e, DCT + "type"))
-            ]
-            ctx.update(
-                definition=ix.text(iri, SKOS + "definition", self.lang),
-                breadcrumbs=self.breadcrumbs(path, iri),
-                narrower=[self.value(path, ox.NamedNode(n)) for n in self.narrower(iri)],
-                picture=self._picture(path, iri),
-                commentaries=self.cards(path, ec),
-                resources=self.cards(path, [e for e in entries if e not in ec]),
-            )
+            ctx.update(self._topic(path, iri))
             template = "topic.html"
         elif kind == "entry" and ix.is_tombstone(iri):
             replacement = ix.replacement(iri)
             ctx.update(
-                replaced_by=self.value(path, ox.NamedNode(replacement)) if replacement else None,
+                replaced_by=self.link(path, replacement) if replacement else None,
                 properties=self.properties(path, iri, skip={RDF_TYPE}),
             )
             template = "tombstone.html"
         elif kind == "entry":
-            ctx.update(
-                abstract=ix.text(iri, DCT + "abstract", self.lang),
-                topics=[self.value(path, o) for o in ix.values(iri, DCT + "subject")],
-                properties=self.properties(path, iri, skip={RDF_TYPE}),
-            )
+            ctx.update(self._entry(path, iri))
             template = "entry.html"
         elif kind == "ontology":
             ctx.update(**self._ontology(path))
             template = "ontology.html"
         else:
-            related = self.entries_linking(iri)
-            ctx.update(
-                description=ix.text(iri, SKOS + "definition", self.lang)
-                or ix.text(iri, DCT + "description", self.lang),
-                properties=self.properties(path, iri, skip={RDF_TYPE}),
-                entries=self.cards(path, related),
-                tree=self.tree(path, self.top_topics())
-                if iri == self.project.base + "topics"
-                else [],
-                members=self._members(path, iri) if kind == "scheme" else [],
-                picture=self._picture_of(path, iri) if kind == "image" else None,
-            )
+            ctx.update(self._entity(path, iri, kind))
             template = "entity.html"
         return path, self.env.get_template(template).render(ctx)
 
-    def render_home(self) -> tuple[str, str]:
-        path = "index.html"
+    def _topic(self, path: str, iri: str) -> dict:
         ix = self.index
-        ctx = self._common(path, None)
-        entries = ix.live_entries
+        size = self.browse.page_size
+        listing = self.browse.listing_of(iri)
+        entries = listing.entries if listing else ()
+        direct = set(self.entries_linking(iri, DCT + "subject"))
+        commentary = self.project.base + "type/expert-commentary"
+        mine = [e for e in entries if e in direct]
+        ec = [e for e in mine if any(o.value == commentary for o in ix.values(e, DCT + "type"))]
+        rest = [e for e in mine if e not in set(ec)]
+        return {
+            "definition": ix.text(iri, SKOS + "definition", self.lang),
+            "breadcrumbs": self.crumbs(path, *self.topic_chain(path, iri, link_last=False)),
+            "narrower": [{"link": self.link(path, n), "count": self.browse.count(n)}
+                         for n in self.narrower(iri)],
+            "related": [self.link(path, t) for t in self.browse.related.get(iri, [])],
+            "picture": self._picture(path, iri),
+            "commentaries": self.cards(path, ec[:size]),
+            "commentary_count": len(ec),
+            "resources": self.cards(path, rest[:size]),
+            "resource_count": len(rest),
+            "total": len(entries),
+            "listing_href": rel(path, self.here(listing.page_path(1))) if listing else None,
+            "searchable": True,
+        }
+
+    def _entry(self, path: str, iri: str) -> dict:
+        ix = self.index
+        topics = self._by_label(o.value for o in ix.values(iri, DCT + "subject")
+                                if isinstance(o, ox.NamedNode))
+        first = topics[0] if topics else None
+        crumbs = self.topic_chain(path, first, link_last=True) if first else []
+        more, more_listing = [], None
+        if first and (more_listing := self.browse.listing_of(first)):
+            more = self.cards(path, [e for e in more_listing.entries[:6] if e != iri][:5])
+        work = cite.work_from_index(ix, iri, self.lang)
+        doc = ix.path(iri)
+        return {
+            "abstract": ix.text(iri, DCT + "abstract", self.lang),
+            "breadcrumbs": self.crumbs(path, *crumbs, Value(_clip(self.label(iri).text, 60), None,
+                                                            self.label(iri).lang)),
+            "topics": [self.link(path, t) for t in topics],
+            "properties": self.properties(path, iri, skip={RDF_TYPE}),
+            "more": more,
+            "more_topic": self.link(path, first) if first else None,
+            "more_href": rel(path, self.here(more_listing.page_path(1))) if more_listing else None,
+            "reference": cite.reference(work, self.lang),
+            "bibtex_href": rel(path, doc + ".bib"),
+            "ris_href": rel(path, doc + ".ris"),
+            "query_href": rel(path, "sparql") + "?query=" + quote(_describe_query(iri), safe=""),
+            "search_filters": self._filters(iri),
+            "searchable": True,
+        }
+
+    def _filters(self, iri: str) -> list[tuple[str, str]]:
+        """Pagefind facets of an entry: (filter, value) in the page's language."""
+        ix = self.index
+        out = []
+        for name, prop in (("type", DCT + "type"), ("topic", DCT + "subject"),
+                           ("region", DCT + "spatial")):
+            for o in ix.values(iri, prop):
+                if isinstance(o, ox.NamedNode):
+                    out.append((name, self.label(o.value).text))
+        for prop in (DCT + "creator", DCT + "publisher", DCT + "contributor"):
+            for o in ix.values(iri, prop):
+                if isinstance(o, ox.NamedNode) and ix.has_type(o.value, FOAF + "Organization"):
+                    out.append(("organisation", self.label(o.value).text))
+        d = ix.value(iri, DCT + "date")
+        if isinstance(d, ox.Literal):
+            out.append(("year", d.value[:4]))
+        return sorted(set(out))
+
+    def _entity(self, path: str, iri: str, kind: str) -> dict:
+        ix = self.index
+        size = self.browse.page_size
+        listing = self.browse.listing_of(iri)
+        related = list(listing.entries) if listing else self.cards_order(self.entries_linking(iri))
+        return {
+            "description": ix.text(iri, SKOS + "definition", self.lang)
+            or ix.text(iri, DCT + "description", self.lang),
+            "properties": self.properties(path, iri, skip={RDF_TYPE}),
+            "entries": self.cards(path, related[:size]),
+            "entry_count": len(related),
+            "listing_href": rel(path, self.here(listing.page_path(1)))
+            if listing and len(related) > size else None,
+            "tree": self.tree(path, self.top_topics())
+            if iri == self.project.base + "topics"
+            else [],
+            "members": self._members(path, iri) if kind == "scheme" else [],
+            "picture": self._picture_of(path, iri) if kind == "image" else None,
+            "breadcrumbs": self.crumbs(path, Value(self.label(iri).text, None,
+                                                   self.label(iri).lang)),
+        }
+
+    def cards_order(self, iris) -> list[str]:
+        order = self.browse.order
+        return sorted((i for i in set(iris) if i in order), key=order.__getitem__)
+
+    def render_home(self) -> tuple[str, str]:
+        key = "index.html"
+        path = self.here(key)
+        ix = self.index
+        ctx = self._common(path, key, None)
+        size = self.browse.page_size
         ctx.update(
             kind="home",
-            tree=self.tree(path, self.top_topics()),
-            newest=self.cards(path, entries)[:10],
-            entry_count=len(entries),
+            tree=[{**n, "children": [{**c, "children": []} for c in n["children"]]}
+                  for n in self.tree(path, self.top_topics())],
+            newest=self.cards(path, self.browse.newest[:10]),
+            entry_count=len(ix.live_entries),
             topic_count=len(ix.of_kind("topic")),
-            types=self._members(path, self.project.base + "types"),
+            facets=self._facet_summaries(path, limit=size // 2),
             dumps=self.dumps(path),
             # The home page stands for the dataset: its data is the VoID/DCAT description.
             alternates=[
-                {"href": f".well-known/void{f.suffix}", "type": f.media_type, "label": f.label}
+                {"href": rel(path, f".well-known/void{f.suffix}"), "type": f.media_type,
+                 "label": f.label}
                 for f in RDF_FORMATS
             ],
         )
@@ -319,44 +410,226 @@ class HtmlRenderer:
 
     def render_not_found(self) -> tuple[str, str]:
         # Served for any missing path, so its links are absolute from the site root.
-        path = "404.html"
-        ctx = self._common(path, None)
-        ctx.update(chrome(self.project, path, absolute=True), kind="notfound")
+        key = "404.html"
+        path = self.here(key)
+        ctx = self._common(path, key, None)
+        ctx.update(chrome(self.project, path, self.lang, absolute=True, page_key=key),
+                   kind="notfound", title=Label(self._("Not found"), self.lang))
         return path, self.env.get_template("404.html").render(ctx)
+
+    def render_search(self) -> tuple[str, str]:
+        key = "search.html"
+        path = self.here(key)
+        ctx = self._common(path, key, None)
+        ctx.update(
+            kind="search",
+            title=Label(self._("Search"), self.lang),
+            breadcrumbs=self.crumbs(path, Value(self._("Search"))),
+            bundle_href=rel(path, "_pagefind/"),
+            facets=self._facet_summaries(path, limit=0),
+        )
+        return path, self.env.get_template("search.html").render(ctx)
+
+    # ---- browsing pages ---------------------------------------------------------------------
+
+    FACET_TITLES = {
+        "topic": (N_("Topics"), "topics"),
+        "type": (N_("Resource types"), "types"),
+        "place": (N_("Places and regions"), "places"),
+        "organisation": (N_("Organisations"), "organisations"),
+        "year": (N_("Years"), "years"),
+    }
+
+    def facet_title(self, facet: str) -> str:
+        return self._(self.FACET_TITLES[facet][0])
+
+    def facet_key(self, facet: str) -> str:
+        if facet == "topic":
+            return "topics.html"
+        return f"{BROWSE}{self.FACET_TITLES[facet][1]}.html"
+
+    def _values(self, page: str, facet: str) -> list[dict]:
+        listings = self.browse.listings.get(facet, [])
+        rows = [
+            {
+                "link": Value(x.key.rsplit("/", 1)[-1], rel(page, self.here(x.page_path(1))))
+                if x.iri is None
+                else Value(self.label(x.iri).text, rel(page, self.here(x.page_path(1))),
+                           self.label(x.iri).lang),
+                "count": len(x.entries),
+            }
+            for x in listings
+        ]
+        if facet == "year":
+            return sorted(rows, key=lambda r: r["link"].text, reverse=True)
+        return sorted(rows, key=lambda r: (r["link"].text.casefold(), r["link"].href))
+
+    def _facet_summaries(self, page: str, limit: int) -> list[dict]:
+        out = []
+        for facet in ("type", "place", "organisation", "year"):
+            values = self._values(page, facet)
+            if not values:
+                continue
+            if limit:
+                values = sorted(values, key=lambda r: -r["count"])[:limit] if facet != "year" \
+                    else values[:limit]
+            out.append({"facet": facet, "title": self.facet_title(facet),
+                        "href": rel(page, self.here(self.facet_key(facet))), "values": values})
+        return out
+
+    def render_browse_index(self) -> tuple[str, str]:
+        key = f"{BROWSE}index.html"
+        path = self.here(key)
+        ctx = self._common(path, key, None)
+        ctx.update(kind="browse", title=Label(self._("Browse"), self.lang),
+                   breadcrumbs=self.crumbs(path, Value(self._("Browse"))),
+                   facets=self._facet_summaries(path, limit=8),
+                   az_count=len(self.index.of_kind("topic")))
+        return path, self.env.get_template("browse.html").render(ctx)
+
+    def render_facet(self, facet: str) -> tuple[str, str]:
+        key = self.facet_key(facet)
+        path = self.here(key)
+        ctx = self._common(path, key, None)
+        title = self.facet_title(facet)
+        ctx.update(kind="facet", title=Label(title, self.lang),
+                   breadcrumbs=self.crumbs(path, self.page_link(path, f"{BROWSE}index.html",
+                                                                self._("Browse")), Value(title)),
+                   values=self._values(path, facet))
+        return path, self.env.get_template("facet.html").render(ctx)
+
+    def render_az(self) -> tuple[str, str]:
+        key = f"{BROWSE}a-z.html"
+        path = self.here(key)
+        ctx = self._common(path, key, None)
+        groups: dict[str, list[dict]] = {}
+        for t in self._by_label(self.index.of_kind("topic")):
+            link = self.link(path, t)
+            letter = _initial(link.text)
+            groups.setdefault(letter, []).append({"link": link, "count": self.browse.count(t)})
+        ctx.update(kind="az", title=Label(self._("Topics A–Z"), self.lang),
+                   breadcrumbs=self.crumbs(path, self.page_link(path, "topics.html",
+                                                                self._("Topics")),
+                                           Value(self._("A–Z"))),
+                   groups=sorted(groups.items()))
+        return path, self.env.get_template("az.html").render(ctx)
+
+    def render_listing(self, listing: Listing, n: int) -> tuple[str, str]:
+        key = listing.page_path(n)
+        path = self.here(key)
+        ctx = self._common(path, key, None)
+        size = self.browse.page_size
+        total = len(listing.entries)
+        pages = listing.pages(size)
+        name = listing.key.rsplit("/", 1)[-1] if listing.iri is None else None
+        subject = Value(name, None) if name else self.link(path, listing.iri or "")
+        heading = self._listing_heading(listing.facet, subject.text)
+        facet_link = self.page_link(path, self.facet_key(listing.facet),
+                                    self.facet_title(listing.facet)) \
+            if listing.facet in self.FACET_TITLES else None
+        trail = [self.page_link(path, f"{BROWSE}index.html", self._("Browse"))]
+        if facet_link:
+            trail.append(facet_link)
+        trail.append(Value(subject.text, None, subject.lang))
+        first = (n - 1) * size
+        ctx.update(
+            kind="listing",
+            title=Label(heading if n == 1 else self._("{title} (page {n})").format(title=heading,
+                                                                                  n=n),
+                        self.lang),
+            heading=heading,
+            subject=subject,
+            breadcrumbs=self.crumbs(path, *trail),
+            entries=self.cards(path, listing.entries[first : first + size]),
+            first=first + 1 if total else 0,
+            last=min(first + size, total),
+            total=total,
+            pager=self._pager(path, listing, n, pages),
+        )
+        return path, self.env.get_template("listing.html").render(ctx)
+
+    def _listing_heading(self, facet: str, name: str) -> str:
+        titles = {
+            "topic": self._("Resources on {name}"),
+            "type": self._("{name}: all resources of this type"),
+            "place": self._("Resources about {name}"),
+            "organisation": self._("Resources by {name}"),
+            "year": self._("Resources from {name}"),
+        }
+        return titles.get(facet, self._("Resources linked to {name}")).format(name=name)
+
+    def _pager(self, path: str, listing: Listing, n: int, pages: int) -> dict | None:
+        if pages <= 1:
+            return None
+
+        def href(k: int) -> str:
+            return rel(path, self.here(listing.page_path(k)))
+
+        shown = sorted({1, pages, *range(max(1, n - 2), min(pages, n + 2) + 1)})
+        items, last = [], 0
+        for k in shown:
+            if k - last > 1:
+                items.append(None)  # a gap
+            items.append({"n": k, "href": href(k), "current": k == n})
+            last = k
+        return {"n": n, "pages": pages, "items": items,
+                "prev": href(n - 1) if n > 1 else None,
+                "next": href(n + 1) if n < pages else None}
 
     def dumps(self, page: str) -> list[Value]:
         from ..formats import DUMP_FORMATS
 
         return [
-            Value(f"{f.label} (gzip)", self._rel(page, f"dumps/dataset{f.suffix}.gz"))
+            Value(f"{f.label} (gzip)", rel(page, f"dumps/dataset{f.suffix}.gz"))
             for f in DUMP_FORMATS
         ]
 
     # ---- pieces ----------------------------------------------------------------------------------
 
-    def _common(self, path: str, iri: str | None) -> dict:
-        doc = path[: -len(HTML.suffix)]
-        ctx = chrome(self.project, path)
+    def _common(self, path: str, key: str, iri: str | None) -> dict:
+        doc = self.index.path(iri) if iri else None
+        ctx = chrome(self.project, path, self.lang, page_key=key)
+        title = self.label(iri) if iri else Label(self.project.title, None)
         ctx.update(
-            lang=self.lang,
-            title=self.label(iri) if iri else Label(self.project.title, None),
-            canonical=iri or self.project.base,
+            title=title,
+            canonical=iri or None,
             alternates=[
-                {"href": self._rel(path, doc + f.suffix), "type": f.media_type, "label": f.label}
+                {"href": rel(path, doc + f.suffix), "type": f.media_type, "label": f.label}
                 for f in RDF_FORMATS
             ]
-            if iri
+            if doc
             else [],
             kind_label=self._kind_label(iri) if iri else None,
             jsonld=json_for_script(self.schema_org(iri) if iri else self._schema_site()),
+            og=self._open_graph(iri, title),
+            searchable=False,
         )
         return ctx
+
+    def _open_graph(self, iri: str | None, title: Label) -> dict:
+        ix = self.index
+        og = {"title": title.text, "site_name": self.project.title,
+              "locale": self.lang.replace("-", "_"),
+              "url": (iri + HTML.suffix) if iri else self.project.base,
+              "type": "website", "description": self.project.description or None}
+        if iri:
+            kind = ix.kind(iri)
+            text = ix.text(iri, DCT + "abstract", self.lang) or \
+                ix.text(iri, SKOS + "definition", self.lang)
+            if text:
+                og["description"] = _clip(text.text, 200)
+            if kind == "entry":
+                og["type"] = "article"
+                d = ix.value(iri, DCT + "date")
+                if isinstance(d, ox.Literal):
+                    og["published_time"] = d.value
+        return og
 
     def _kind_label(self, iri: str) -> str | None:
         ix = self.index
         types = ix.types(iri)
         if not types:
-            return "Vocabulary" if iri == ix.ontology_iri else None
+            return self._("Vocabulary") if iri == ix.ontology_iri else None
         # The most specific class: one that is not a superclass of another of its types.
         specific = [t for t in types if not any(o != t and ix._subclass(o, t) for o in types)]
         return self.label(sorted(specific)[0]).text
@@ -373,7 +646,7 @@ class HtmlRenderer:
             return self.value(page, v) if v is not None else None
 
         return {
-            "link": self.value(page, ox.NamedNode(image)),
+            "link": self.link(page, image),
             "title": self.label(image),
             "creator": first(DCT + "creator"),
             "license": first(DCT + "license"),
@@ -384,8 +657,9 @@ class HtmlRenderer:
         ix = self.index
         members = ix.incoming(scheme, SKOS + "inScheme")
         return [
-            {"link": self.value(page, ox.NamedNode(m)), "count": len(self.entries_linking(m))}
-            for m in sorted(set(members), key=lambda i: (self.label(i).text.lower(), i))
+            {"link": self.link(page, m),
+             "count": self.browse.count(m) or len(self.entries_linking(m))}
+            for m in self._by_label(members)
         ]
 
     def _ontology(self, page: str) -> dict:
@@ -407,7 +681,7 @@ class HtmlRenderer:
             "ontology_description": ix.text(ix.ontology_iri, DCT + "description", self.lang),
             "classes": [term(t) for t in terms if owl_class in ix.types(t)],
             "properties_terms": [term(t) for t in terms if owl_class not in ix.types(t)],
-            "schemes": [self.value(page, ox.NamedNode(s)) for s in ix.of_kind("scheme")],
+            "schemes": [self.link(page, s) for s in ix.of_kind("scheme")],
         }
 
     # ---- schema.org ------------------------------------------------------------------------------
@@ -426,7 +700,8 @@ class HtmlRenderer:
         """schema.org description of the page's entity, for search engines."""
         ix = self.index
         kind = ix.kind(iri)
-        doc: dict = {"@context": "https://schema.org", "@id": iri, "url": iri + HTML.suffix}
+        doc: dict = {"@context": "https://schema.org", "@id": iri, "url": iri + HTML.suffix,
+                     "inLanguage": self.lang}
         name = self.label(iri).text
         lang = self.lang
 
@@ -462,7 +737,7 @@ class HtmlRenderer:
             if abstract:
                 doc["abstract"] = abstract.text
             if self.label(iri).lang:
-                doc["inLanguage"] = self.label(iri).lang
+                doc["inLanguage"] = self.label(iri).lang  # the work's, not the page's
             if creators := linked(DCT + "creator"):
                 doc["author"] = [agent(a) for a in creators]
             if publishers := linked(DCT + "publisher"):
@@ -517,6 +792,28 @@ class HtmlRenderer:
         return doc
 
 
-def _negated(value: str) -> str:
-    """A sort key that orders ISO dates (and years) newest first."""
-    return "".join(chr(0x10FFFF - ord(c)) for c in value.ljust(10, "0"))
+def _describe_query(iri: str) -> str:
+    """The "Query this" query: the entity's statements, with labels for what they link to."""
+    return (
+        "PREFIX skos: <http://www.w3.org/2004/02/skos/core#>\n"
+        "PREFIX dcterms: <http://purl.org/dc/terms/>\n"
+        "SELECT ?property ?value ?label WHERE {\n"
+        f"  <{iri}> ?property ?value .\n"
+        "  OPTIONAL { ?value skos:prefLabel|dcterms:title|<http://www.w3.org/2000/01/rdf-schema#label> ?label }\n"
+        "}\nORDER BY ?property ?value"
+    )
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _initial(text: str) -> str:
+    """The A–Z letter of a label: its first letter without accents, upper case."""
+    import unicodedata
+
+    for ch in unicodedata.normalize("NFKD", text):
+        if ch.isalnum():
+            return ch.upper() if ch.isalpha() else "0–9"
+    return "#"

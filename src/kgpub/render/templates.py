@@ -8,6 +8,8 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from .i18n import language_name, prefix, translations
+
 ASSETS = "_assets"
 STYLESHEET = f"{ASSETS}/style.css"
 
@@ -20,15 +22,20 @@ def safe_url(url: str | None) -> str | None:
 
 
 @cache
-def environment() -> Environment:
+def environment(lang: str = "en") -> Environment:
+    """The Jinja environment of one language: its gettext catalogue is installed, so the
+    templates' {{ _("...") }} strings come out in that language."""
     env = Environment(
         loader=PackageLoader("kgpub", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters["safe_url"] = safe_url
+    env.globals["language_name"] = language_name
     return env
 
 
@@ -52,24 +59,46 @@ def json_for_script(data) -> Markup:
     return Markup(text)
 
 
-def chrome(project, page: str, *, absolute: bool = False) -> dict:
-    """Context every template needs. absolute=True links from the site root, for pages served
-    at any path (404, the SPARQL page)."""
+def chrome(project, page: str, lang: str | None = None, *, absolute: bool = False,
+           page_key: str | None = None) -> dict:
+    """Context every template needs. `page` is the file's path in the site (with its language
+    prefix), `page_key` the same page without the prefix (to link its other languages; None for
+    a page with one language). absolute=True links from the site root, for pages served at any
+    path (404, the SPARQL page)."""
+    lang = lang or project.default_language
+    here = prefix(lang, project.languages)
 
     def link(target: str) -> str:
         return "/" + target if absolute else rel(page, target)
 
+    versions = []
+    if page_key is not None:
+        for other in project.languages:
+            versions.append({
+                "lang": other,
+                "name": language_name(other),
+                "href": link(prefix(other, project.languages) + page_key),
+                "current": other == lang,
+            })
     return {
-        "lang": project.default_language,
+        "lang": lang,
         "site_title": project.title,
         "site_description": project.description,
-        "home": link("index.html"),
-        "topics_href": link("topics.html"),
-        "types_href": link("types.html"),
-        "ontology_href": link("ontology.html"),
-        "sparql_href": "/sparql" if absolute else None,
+        "home": link(here + "index.html"),
+        "topics_href": link(here + "topics.html"),
+        "az_href": link(here + "browse/a-z.html"),
+        "browse_href": link(here + "browse/index.html"),
+        "types_href": link(here + "types.html"),
+        "search_href": link(here + "search.html"),
+        "ontology_href": link(here + "ontology.html"),
+        "sparql_href": link("sparql"),
         "stylesheet": link(STYLESHEET),
+        "assets_href": link(ASSETS + "/"),
         "feed_href": link("feed.atom"),
+        "versions": versions,
         "alternates": [],
         "kind_label": None,
+        "breadcrumbs": [],
+        "pager": None,
+        "search_filters": [],
     }

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from ..config import Project
 from ..formats import BY_NAME, DOCUMENT_FORMATS, HTML, Format
-from .conneg import negotiate
+from .conneg import negotiate, negotiate_language
 from .static import SiteFiles, StaticFile, accepts_gzip, not_modified
 
 CSP = (
@@ -130,8 +130,9 @@ class _Site:
             return self.serve(request, self.files.resolve("index.html"), None)
         fmt = DOC_SUFFIXES.get(Path(path).suffix)
         thing = path[: -len(fmt.suffix)] if fmt else path
-        if thing in self.tombstones and (fmt is None or fmt is HTML):
-            return self.gone(request, thing, fmt)
+        lang, neutral = self._language_of(thing)
+        if neutral in self.tombstones and (fmt is None or fmt is HTML):
+            return self.gone(request, neutral, fmt, lang)
         found = self.files.resolve(path)
         if found is not None:
             is_doc = fmt is not None and bool(self.available(thing))
@@ -146,11 +147,21 @@ class _Site:
         """The document formats built for a thing (none: it is not a published IRI)."""
         return [f for f in DOCUMENT_FORMATS if self.files.resolve(doc + f.suffix) is not None]
 
-    def gone(self, request: Request, thing: str, fmt: Format | None) -> Response:
+    def _language_of(self, path: str) -> tuple[str, str]:
+        """('fr/', '/topic/x') for '/fr/topic/x'; ('', path) for the default language."""
+        for lang in self.project.languages[1:]:
+            if path.startswith(f"/{lang}/"):
+                return f"{lang}/", path[len(lang) + 1 :]
+        return "", path
+
+    def gone(self, request: Request, thing: str, fmt: Format | None, lang: str = "") -> Response:
         successor = self.tombstones[thing]
         if successor:
+            if lang and fmt is HTML:  # the successor's page in the same language
+                return RedirectResponse(f"/{lang}{successor.lstrip('/')}{fmt.suffix}",
+                                        status_code=301)
             return RedirectResponse(successor + (fmt.suffix if fmt else ""), status_code=301)
-        page = self.files.resolve(thing + HTML.suffix)
+        page = self.files.resolve(f"/{lang}{thing.lstrip('/')}" + HTML.suffix)
         wants_html = negotiate(request.headers.get("accept"), [("text/html",), ("text/plain",)]) == 0
         if page is not None and (wants_html or fmt is HTML):
             return self.serve(request, page, None, status=410)
@@ -162,7 +173,8 @@ class _Site:
     # ---- 303 See Other ----------------------------------------------------------------------
 
     def see_other(self, request: Request, doc: str, formats: list[Format]) -> Response:
-        headers = {"Vary": "Accept", "Cache-Control": f"public, max-age={self.settings.redirect_max_age}"}
+        headers = {"Vary": "Accept, Accept-Language",
+                   "Cache-Control": f"public, max-age={self.settings.redirect_max_age}"}
         requested = request.query_params.get("format")
         if requested is not None:
             fmt = BY_NAME.get(requested)
@@ -177,7 +189,13 @@ class _Site:
                 return self.not_acceptable(doc, formats)
             fmt = formats[chosen]
         headers["Link"] = self._links(doc, formats, exclude=None)
-        return RedirectResponse(doc + fmt.suffix, status_code=303, headers=headers)
+        target = doc + fmt.suffix
+        if fmt is HTML:  # the page in the reader's language, when the site has it
+            lang = negotiate_language(request.headers.get("accept-language"),
+                                      self.project.languages)
+            if lang != self.project.default_language:
+                target = f"/{lang}{target}"
+        return RedirectResponse(target, status_code=303, headers=headers)
 
     def not_acceptable(self, doc: str, formats: list[Format]) -> Response:
         listing = "\n".join(f"  {f.media_type}  ->  {doc}{f.suffix}" for f in formats)
@@ -237,7 +255,8 @@ class _Site:
         return f"public, max-age={self.settings.doc_max_age}"
 
     def not_found(self, request: Request) -> Response:
-        page = self.files.resolve("404.html")
+        lang, _ = self._language_of(request.url.path)
+        page = self.files.resolve(f"{lang}404.html") or self.files.resolve("404.html")
         wants_html = negotiate(request.headers.get("accept"), [("text/html",), ("text/plain",)]) == 0
         if wants_html and page is not None:
             item = self.files.get(page)

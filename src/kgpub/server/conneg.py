@@ -79,3 +79,35 @@ def negotiate(header: str | None, offered: list[tuple[str, ...]]) -> int | None:
         if q > best_q:
             best_i, best_q = i, q
     return best_i
+
+
+def negotiate_language(header: str | None, languages: tuple[str, ...]) -> str:
+    """The site language an Accept-Language header prefers (RFC 9110 section 12.5.4, basic
+    filtering: 'fr-CH' matches 'fr'); the default (first) language when none is acceptable."""
+    best, best_q = languages[0], 0.0
+    ranges = []
+    for item in (header or "").split(","):
+        tag, _, params = item.strip().partition(";")
+        tag = tag.strip().lower()
+        if not tag:
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        ranges.append((tag, max(0.0, min(q, 1.0))))
+    for lang in languages:
+        # The most specific range that matches sets the language's quality.
+        matching = [(len(tag), q) for tag, q in ranges
+                    if tag == "*" or tag == lang.lower()
+                    or tag.startswith(lang.lower() + "-") or lang.lower().startswith(tag + "-")]
+        if not matching:
+            continue
+        q = max(matching)[1]
+        if q > best_q:
+            best, best_q = lang, q
+    return best

@@ -30,6 +30,12 @@ MEDIA_TYPES.update(
         ".jpg": "image/jpeg",
         ".svg": "image/svg+xml",
         ".ico": "image/x-icon",
+        ".wasm": "application/wasm",
+        # Pagefind's index files are binary (gzip-framed); served as they are.
+        ".pf_meta": "application/octet-stream",
+        ".pf_index": "application/octet-stream",
+        ".pf_fragment": "application/octet-stream",
+        ".pf_filter": "application/octet-stream",
         ".bib": "application/x-bibtex; charset=utf-8",
         ".ris": "application/x-research-info-systems; charset=utf-8",
     }
