@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test lint venv build validate bench clean
+.PHONY: run test lint venv build validate bench clean browser-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,13 @@ run: $(STAMP)
 	$(BIN)/kgpub build
 	$(BIN)/kgpub serve --site site --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
-	$(BIN)/ruff check src tests bench
+# The browser tests (tests/browser) need Debian's chromium (installed with apt-get when root) and
+# axe-core from npm (into .cache/); never fails: what is missing makes those tests skip, saying why.
+browser-deps:
+	@sh tests/browser/install_deps.sh
+
+test: $(STAMP) browser-deps
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/python -m pytest
 
 # Benchmarks at 1k, 10k and 100k entries -> bench/RESULTS.md (see bench/run.py; e.g.
@@ -38,4 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) site .site.building-* .pytest_cache
+	rm -rf $(VENV) site .site.building-* .pytest_cache .cache tests/artifacts

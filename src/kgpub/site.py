@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
+from .browse import Browse
 from .config import Project
 from .errors import InvalidData, KgpubError
 from .index import Index
 from .load import load_sources
+from .render import cite
 from .render.harvest import (
     FEED_PATH,
     atom_feed,
@@ -30,8 +32,6 @@ from .render.harvest import (
     sitemaps,
     void_documents,
 )
-from .browse import Browse
-from .render import cite
 from .render.html import HtmlRenderer
 from .render.i18n import check_languages, prefix
 from .render.rdf import dumps, entity_documents
