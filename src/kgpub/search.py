@@ -162,7 +162,7 @@ def _canonical(files: dict[str, bytes]) -> tuple[dict[str, bytes], dict]:
         entry["languages"] = dict(sorted(languages.items()))
     except KgpubError:
         raise
-    except (KeyError, ValueError, TypeError, AttributeError, OSError, EOFError) as e:
+    except Exception as e:  # a missing file, another layout, corrupt data: all the same
         raise KgpubError(
             f"search index: Pagefind's output is not laid out as kgpub expects ({e}); kgpub"
             " supports pagefind 1.5.2: pip install 'pagefind[bin]==1.5.2'"
@@ -355,10 +355,18 @@ class _Service(PagefindService):
         self._responses.clear()
 
     async def send(self, payload):
-        # Fail at once, not after TIMEOUT, when the process is already gone.
+        # As upstream's, less its eager debug f-strings of every request (whole pages), and
+        # failing at once, not after TIMEOUT, when the process is already gone.
         if self._poll_task.done():
             raise RuntimeError("the Pagefind process exited unexpectedly")
-        return await super().send(payload)
+        self._message_id += 1
+        future = self._loop.create_future()
+        self._responses[self._message_id] = future
+        request = {"message_id": self._message_id, "payload": payload}
+        assert self._backend.stdin is not None
+        self._backend.stdin.write(base64.b64encode(json.dumps(request).encode("utf-8")) + b",")
+        await self._backend.stdin.drain()
+        return await future
 
     async def _wait_for_responses(self) -> None:
         # Responses are base64 JSON, each followed by a comma (never in base64).
@@ -394,7 +402,7 @@ class _Service(PagefindService):
                 pass
         future = self._responses.pop(message_id, None)
         if future is None or future.done():
-            log.warning("pagefind: response to no request: %r", payload)
+            log.warning("pagefind: response to no request: %.200r", payload)
         elif payload.get("type") == "Error":
             future.set_exception(RuntimeError(payload.get("message", "unknown error")))
         else:

@@ -8,6 +8,7 @@ from datetime import date
 from urllib.parse import quote
 
 import pyoxigraph as ox
+from markupsafe import Markup, escape
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_skeleton
 
@@ -70,10 +71,21 @@ SCHEMA_TYPES = {
 
 @dataclass
 class Value:
+    """A value as shown: a link (href) or text. lang is set only when it differs from the
+    page's language. Renders itself (escaped): templates write {{ value }}, which is much
+    cheaper than a macro call on pages with hundreds of values."""
+
     text: str
     href: str | None = None
     lang: str | None = None
     external: bool = False
+
+    def __html__(self) -> str:
+        lang = f' lang="{escape(self.lang)}"' if self.lang else ""
+        if self.href:
+            rel_attr = ' rel="external"' if self.external else ""
+            return f'<a href="{escape(self.href)}"{lang}{rel_attr}>{escape(self.text)}</a>'
+        return f"<span{lang}>{escape(self.text)}</span>"
 
 
 @dataclass
@@ -84,6 +96,7 @@ class EntryCard:
     abstract: Label | None
     type_label: str | None
     date: str | None
+    html: Markup = Markup("")  # the rendered card (cached: entries appear on many pages)
 
 
 def format_date(lit: ox.Literal, lang: str = "en") -> str:
@@ -115,6 +128,10 @@ class HtmlRenderer:
         self.env = environment(self.lang)
         self._ = translations(self.lang).gettext
         self._cards: dict[tuple[str, str], EntryCard] = {}
+        # Search indexes each page once, in the default language (data is mostly written in one
+        # language; three copies would triple the index). The other languages' search pages
+        # use that index and link to their own pages (static/search.js).
+        self.indexed = self.lang == self.project.default_language
 
     # ---- helpers used while rendering one page ------------------------------------------------
 
@@ -150,18 +167,22 @@ class HtmlRenderer:
                 or (term.datatype and term.datatype.value == XSD + "date")
             ):
                 return Value(format_date(term, self.lang))
-            return Value(term.value, lang=term.language)
+            return Value(term.value, lang=self._other(term.language))
         if isinstance(term, ox.BlankNode):
             return Value(self._("(unnamed node)"))
         iri = term.value
         internal = self.href(page, iri)
         if internal:
             lab = self.label(iri)
-            return Value(lab.text, internal, lab.lang)
+            return Value(lab.text, internal, self._other(lab.lang))
         if self.index.has_label(iri):
             lab = self.label(iri)
-            return Value(lab.text, safe_url(iri), lab.lang, external=True)
+            return Value(lab.text, safe_url(iri), self._other(lab.lang), external=True)
         return Value(iri, safe_url(iri), external=True)
+
+    def _other(self, lang: str | None) -> str | None:
+        """A value's language, when it is not the page's (it then needs its own lang)."""
+        return lang if lang and lang != self.lang else None
 
     def properties(
         self, page: str, iri: str, skip: set[str] = frozenset()
@@ -192,7 +213,7 @@ class HtmlRenderer:
         ix = self.index
         type_iri = ix.value(iri, DCT + "type")
         date_lit = ix.value(iri, DCT + "date")
-        return EntryCard(
+        card = EntryCard(
             iri=iri,
             href=self.href(page, iri) or "",
             title=self.label(iri),
@@ -202,6 +223,24 @@ class HtmlRenderer:
             else None,
             date=format_date(date_lit, self.lang) if isinstance(date_lit, ox.Literal) else None,
         )
+        card.html = self._card_html(card)
+        return card
+
+    def _lang_attr(self, label: Label | None) -> str:
+        return f' lang="{escape(label.lang)}"' if label and label.lang and label.lang != self.lang \
+            else ""
+
+    def _card_html(self, c: EntryCard) -> Markup:
+        meta = " · ".join(x for x in (c.type_label, c.date) if x)
+        parts = [
+            "<li>\n<article>\n",
+            f'<h3><a href="{escape(c.href)}"{self._lang_attr(c.title)}>{escape(c.title.text)}</a></h3>\n',
+            f'<p class="meta">{escape(meta)}</p>\n' if meta else "",
+            f"<p><span{self._lang_attr(c.abstract)}>{escape(c.abstract.text)}</span></p>\n"
+            if c.abstract else "",
+            "</article>\n</li>\n",
+        ]
+        return Markup("".join(parts))
 
     def cards(self, page: str, iris) -> list[EntryCard]:
         """Entry cards in the site's one order: newest first, then title, then IRI."""
@@ -309,7 +348,7 @@ class HtmlRenderer:
             "resource_count": len(rest),
             "total": len(entries),
             "listing_href": rel(path, self.here(listing.page_path(1))) if listing else None,
-            "searchable": True,
+            "searchable": self.indexed,
         }
 
     def _entry(self, path: str, iri: str) -> dict:
@@ -326,7 +365,7 @@ class HtmlRenderer:
         return {
             "abstract": ix.text(iri, DCT + "abstract", self.lang),
             "breadcrumbs": self.crumbs(path, *crumbs, Value(_clip(self.label(iri).text, 60), None,
-                                                            self.label(iri).lang)),
+                                                            self._other(self.label(iri).lang))),
             "topics": [self.link(path, t) for t in topics],
             "properties": self.properties(path, iri, skip={RDF_TYPE}),
             "more": more,
@@ -336,26 +375,29 @@ class HtmlRenderer:
             "bibtex_href": rel(path, doc + ".bib"),
             "ris_href": rel(path, doc + ".ris"),
             "query_href": rel(path, "sparql") + "?query=" + quote(_describe_query(iri), safe=""),
-            "search_filters": self._filters(iri),
-            "searchable": True,
+            "search_filters": self._filters(iri) if self.indexed else [],
+            "searchable": self.indexed,
         }
 
     def _filters(self, iri: str) -> list[tuple[str, str]]:
         """Pagefind facets of an entry: (filter, value) in the page's language."""
         ix = self.index
         out = []
+        names = {"type": self._("Resource type"), "topic": self._("Topic"),
+                 "region": self._("Region"), "organisation": self._("Organisation"),
+                 "year": self._("Year")}
         for name, prop in (("type", DCT + "type"), ("topic", DCT + "subject"),
                            ("region", DCT + "spatial")):
             for o in ix.values(iri, prop):
                 if isinstance(o, ox.NamedNode):
-                    out.append((name, self.label(o.value).text))
+                    out.append((names[name], self.label(o.value).text))
         for prop in (DCT + "creator", DCT + "publisher", DCT + "contributor"):
             for o in ix.values(iri, prop):
                 if isinstance(o, ox.NamedNode) and ix.has_type(o.value, FOAF + "Organization"):
-                    out.append(("organisation", self.label(o.value).text))
+                    out.append((names["organisation"], self.label(o.value).text))
         d = ix.value(iri, DCT + "date")
         if isinstance(d, ox.Literal):
-            out.append(("year", d.value[:4]))
+            out.append((names["year"], d.value[:4]))
         return sorted(set(out))
 
     def _entity(self, path: str, iri: str, kind: str) -> dict:
@@ -377,7 +419,7 @@ class HtmlRenderer:
             "members": self._members(path, iri) if kind == "scheme" else [],
             "picture": self._picture_of(path, iri) if kind == "image" else None,
             "breadcrumbs": self.crumbs(path, Value(self.label(iri).text, None,
-                                                   self.label(iri).lang)),
+                                                   self._other(self.label(iri).lang))),
         }
 
     def cards_order(self, iris) -> list[str]:
@@ -426,6 +468,7 @@ class HtmlRenderer:
             title=Label(self._("Search"), self.lang),
             breadcrumbs=self.crumbs(path, Value(self._("Search"))),
             bundle_href=rel(path, "_pagefind/"),
+            result_prefix=self.prefix,
             facets=self._facet_summaries(path, limit=0),
         )
         return path, self.env.get_template("search.html").render(ctx)
@@ -455,7 +498,7 @@ class HtmlRenderer:
                 "link": Value(x.key.rsplit("/", 1)[-1], rel(page, self.here(x.page_path(1))))
                 if x.iri is None
                 else Value(self.label(x.iri).text, rel(page, self.here(x.page_path(1))),
-                           self.label(x.iri).lang),
+                           self._other(self.label(x.iri).lang)),
                 "count": len(x.entries),
             }
             for x in listings

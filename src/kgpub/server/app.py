@@ -21,7 +21,9 @@ from .conneg import negotiate, negotiate_language
 from .static import SiteFiles, StaticFile, accepts_gzip, not_modified
 
 CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' https: data:; script-src 'self'; "
+    "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
+    # Search (Pagefind) compiles WebAssembly and runs a worker, both from the site's own files.
+    "script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; "
     "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 # Media types that also name a document format (aliases clients send).

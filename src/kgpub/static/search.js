@@ -78,6 +78,10 @@
       var url = new URL(bundle.replace(/\/?$/, "/"), document.baseURI);
       opts.bundlePath = url.pathname;
       opts.baseUrl = new URL("../", url).pathname;
+      // The index holds the default language's pages; another language's search page links
+      // to its own pages, under its prefix ("fr/").
+      var prefix = el.getAttribute("data-result-prefix") || "";
+      if (/^[a-z]{2,3}(-[A-Za-z0-9]+)*\/$/.test(prefix)) opts.baseUrl += prefix;
     }
     return opts;
   }
