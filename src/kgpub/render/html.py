@@ -8,9 +8,9 @@ from datetime import date
 from urllib.parse import quote
 
 import pyoxigraph as ox
-from markupsafe import Markup, escape
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_skeleton
+from markupsafe import Markup, escape
 
 from ..browse import BROWSE, Browse, Listing
 from ..formats import HTML, RDF_FORMATS
