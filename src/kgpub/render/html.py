@@ -128,6 +128,7 @@ class HtmlRenderer:
         self.env = environment(self.lang)
         self._ = translations(self.lang).gettext
         self._cards: dict[tuple[str, str], EntryCard] = {}
+        self._labels: dict[str, Label] = {}
         # Search indexes each page once, in the default language (data is mostly written in one
         # language; three copies would triple the index). The other languages' search pages
         # use that index and link to their own pages (static/search.js).
@@ -151,7 +152,11 @@ class HtmlRenderer:
         return None
 
     def label(self, iri: str) -> Label:
-        return self.index.label(iri, self.lang)
+        # Cached: the same topics, types and agents are named on thousands of pages.
+        found = self._labels.get(iri)
+        if found is None:
+            found = self._labels[iri] = self.index.label(iri, self.lang)
+        return found
 
     def link(self, page: str, iri: str) -> Value:
         return self.value(page, ox.NamedNode(iri))

@@ -6,7 +6,7 @@ import json
 from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .i18n import language_name, prefix, translations
 
@@ -35,8 +35,17 @@ def environment(lang: str = "en") -> Environment:
     )
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters["safe_url"] = safe_url
+    env.filters["text"] = lambda label: text_html(label, lang)
     env.globals["language_name"] = language_name
     return env
+
+
+def text_html(label, page_lang: str) -> Markup:
+    """A data value in a span, with its own lang when it is not the page's. A filter, not a
+    macro: macro calls are the costliest thing in Jinja, and pages have many values."""
+    lang = label.lang
+    attr = f' lang="{escape(lang)}"' if lang and lang != page_lang else ""
+    return Markup(f"<span{attr}>{escape(label.text)}</span>")
 
 
 def rel(page: str, target: str) -> str:
