@@ -18,8 +18,8 @@ from .index import DCT, FOAF, SKOS, Index
 
 BROWSE = "browse/"
 DEFAULT_PAGE_SIZE = 20
-# facet name -> (the property linking an entry to a value, the value's kind)
-FACETS = ("topic", "type", "place", "organisation", "year")
+# Facets of the browse pages; people and instruments have listings too (linked from their pages).
+FACETS = ("topic", "type", "place", "organisation", "year", "person", "instrument")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class Browse:
     def __init__(self, index: Index, page_size: int = DEFAULT_PAGE_SIZE):
         self.index = index
         self.page_size = page_size
+        self._orgs: dict[str, bool] = {}
         default = index.project.default_language
         live = index.live_entries
         self._date = {e: _date(index, e) for e in live}
@@ -76,8 +77,9 @@ class Browse:
                     by["place"][place].add(e)
             for prop in (DCT + "creator", DCT + "publisher", DCT + "contributor"):
                 for a in self._iris(e, prop):
-                    if ix.has_type(a, FOAF + "Organization"):
-                        by["organisation"][a].add(e)
+                    by["organisation" if self._is_org(a) else "person"][a].add(e)
+            for i in self._iris(e, ix.vocab + "concerns"):
+                by["instrument"][i].add(e)
             if self._date[e]:
                 by["year"][self._date[e][:4]].add(e)
         out: dict[str, list[Listing]] = {}
@@ -149,6 +151,11 @@ class Browse:
                     chosen.append(other)
             out[t] = chosen[:5]
         return out
+
+    def _is_org(self, agent: str) -> bool:
+        if agent not in self._orgs:
+            self._orgs[agent] = self.index.has_type(agent, FOAF + "Organization")
+        return self._orgs[agent]
 
     def _iris(self, iri: str, prop: str) -> list[str]:
         return [o.value for o in self.index.values(iri, prop) if isinstance(o, ox.NamedNode)]

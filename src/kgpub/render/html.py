@@ -603,6 +603,8 @@ class HtmlRenderer:
             "place": self._("Resources about {name}"),
             "organisation": self._("Resources by {name}"),
             "year": self._("Resources from {name}"),
+            "person": self._("Resources by {name}"),
+            "instrument": self._("Resources concerning {name}"),
         }
         return titles.get(facet, self._("Resources linked to {name}")).format(name=name)
 
