@@ -660,7 +660,7 @@ class HtmlRenderer:
         ix = self.index
         og = {"title": title.text, "site_name": self.project.title,
               "locale": self.lang.replace("-", "_"),
-              "url": (iri + HTML.suffix) if iri else self.project.base,
+              "url": self.project.base + self.here(ix.path(iri) + HTML.suffix if iri else ""),
               "type": "website", "description": self.project.description or None}
         if iri:
             kind = ix.kind(iri)
@@ -750,8 +750,10 @@ class HtmlRenderer:
         """schema.org description of the page's entity, for search engines."""
         ix = self.index
         kind = ix.kind(iri)
-        doc: dict = {"@context": "https://schema.org", "@id": iri, "url": iri + HTML.suffix,
-                     "inLanguage": self.lang}
+        # url: the page in this language (inLanguage is only given for works: schema.org has it
+        # on CreativeWork, not on Person, Place or DefinedTerm).
+        doc: dict = {"@context": "https://schema.org", "@id": iri,
+                     "url": self.project.base + self.here(ix.path(iri) + HTML.suffix)}
         name = self.label(iri).text
         lang = self.lang
 
@@ -807,7 +809,7 @@ class HtmlRenderer:
         elif kind == "agent":
             doc.update(agent(iri))
             doc["@context"] = "https://schema.org"
-            doc["url"] = iri + HTML.suffix
+            doc["url"] = self.project.base + self.here(ix.path(iri) + HTML.suffix)
             if alt := [o.value for o in ix.values(iri, SKOS + "altLabel")]:
                 doc["alternateName"] = alt
         elif kind == "place":
