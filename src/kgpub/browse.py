@@ -142,7 +142,7 @@ class Browse:
                         together[a][b] += 1
         out = {}
         for t in ix.of_kind("topic"):
-            chosen = sorted(set(self._iris(t, SKOS + "related")) & set(ix.entities))
+            chosen = sorted(r for r in set(self._iris(t, SKOS + "related")) if ix.is_published(r))
             near = set(self.ancestors(t, SKOS + "broader"))
             for other, _n in sorted(together[t].items(), key=lambda kv: (-kv[1], kv[0])):
                 if len(chosen) >= 5:

@@ -217,6 +217,27 @@ def page_problems(page, base: str, name: str) -> list[str]:
     return log_of(page).problems({url: code} if code else None)
 
 
+_OVERFLOWING = """width => [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > width + 0.5)
+    .filter(e => !e.parentElement || e.parentElement.getBoundingClientRect().right <= width + 0.5)
+    .slice(0, 8)
+    .map(e => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}`
+              + `${e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : ''}`
+              + ` right=${Math.round(e.getBoundingClientRect().right)}`)"""
+
+
+def sideways_scroll(page) -> str | None:
+    """None when the page does not scroll horizontally in its viewport, else what sticks out:
+    the scroll width and the outermost elements past the right edge."""
+    width = page.viewport_size["width"]
+    scroll = page.evaluate("document.scrollingElement.scrollWidth")
+    if scroll <= width:
+        return None
+    return f"scrollWidth {scroll} > {width}; outermost elements past the edge: " + ", ".join(
+        page.evaluate(_OVERFLOWING, width)
+    )
+
+
 # ---- axe-core -------------------------------------------------------------------------------
 
 
