@@ -86,9 +86,27 @@
     return opts;
   }
 
+  // Pagefind's input has only a placeholder: tie it to the page's visible <label for=...>.
+  function labelInput(el) {
+    var id = el.getAttribute("data-input-id");
+    if (!id) return;
+    var tie = function () {
+      var input = el.querySelector("input[type=text], input[type=search], input:not([type])");
+      if (!input) return false;
+      input.id = id;
+      return true;
+    };
+    if (tie() || typeof MutationObserver === "undefined") return;
+    var observer = new MutationObserver(function () {
+      if (tie()) observer.disconnect();
+    });
+    observer.observe(el, { childList: true, subtree: true });
+  }
+
   function mount(el, opts) {
     try {
       var ui = new window.PagefindUI(opts);
+      labelInput(el);
       el.setAttribute("data-search-state", "ready");
       var q = query();
       if (q && ui && typeof ui.triggerSearch === "function") ui.triggerSearch(q);
