@@ -588,7 +588,9 @@ class HtmlRenderer:
             heading=heading,
             subject=subject,
             breadcrumbs=self.crumbs(path, *trail),
-            entries=self.cards(path, listing.entries[first : first + size]),
+            # Not through the card cache: on listing pages each card appears once per directory,
+            # and caching them all held every entry's card in memory (GBs at 100k entries).
+            entries=[self._card(path, e) for e in listing.entries[first : first + size]],
             first=first + 1 if total else 0,
             last=min(first + size, total),
             total=total,
