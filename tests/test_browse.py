@@ -252,7 +252,7 @@ def test_cite_this_downloads_parse(built_site, html_pages, kg):
     assert ris[0]["urls"] == [BASE + ENTRY] and ris[0]["authors"] == ["Barrantes, Alexandra"]
 
 
-def test_query_this_runs_on_the_endpoint(html_pages, kg):
+def test_query_this_runs_on_the_endpoint(built_site, bundled_project, html_pages, kg):
     from starlette.testclient import TestClient
 
     from kgpub.server.app import create_app
@@ -262,15 +262,9 @@ def test_query_this_runs_on_the_endpoint(html_pages, kg):
     assert resolve(f"{ENTRY}.html", href) == "sparql"
     query = parse_qs(urlsplit(href).query)["query"][0]
     assert f"<{BASE}{ENTRY}>" in query
-    project = load_project(Path(__file__).resolve().parents[1])
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        build(project, Path(tmp) / "site")
-        app = create_app(project, Path(tmp) / "site")  # the site's own server
-        with TestClient(app) as client:
-            r = client.get("/sparql", params={"query": query},
-                           headers={"Accept": "application/sparql-results+json"})
+    with TestClient(create_app(bundled_project, built_site)) as client:  # the site's server
+        r = client.get("/sparql", params={"query": query},
+                       headers={"Accept": "application/sparql-results+json"})
     assert r.status_code == 200, r.text
     rows = r.json()["results"]["bindings"]
     titles = {b["value"]["value"] for b in rows if b["property"]["value"] == str(DCTERMS.title)}
