@@ -77,7 +77,7 @@ class Browse:
                     by["place"][place].add(e)
             for prop in (DCT + "creator", DCT + "publisher", DCT + "contributor"):
                 for a in self._iris(e, prop):
-                    by["organisation" if self._is_org(a) else "person"][a].add(e)
+                    by["organisation" if self.is_org(a) else "person"][a].add(e)
             for i in self._iris(e, ix.vocab + "concerns"):
                 by["instrument"][i].add(e)
             if self._date[e]:
@@ -152,7 +152,7 @@ class Browse:
             out[t] = chosen[:5]
         return out
 
-    def _is_org(self, agent: str) -> bool:
+    def is_org(self, agent: str) -> bool:
         if agent not in self._orgs:
             self._orgs[agent] = self.index.has_type(agent, FOAF + "Organization")
         return self._orgs[agent]

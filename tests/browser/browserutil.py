@@ -9,12 +9,18 @@ install_deps.sh). This module imports neither pytest nor kgpub, so the script ca
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
+
+from kgtest import KGPUB_BIN, subprocess_env
+from serverutil import running_server
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
@@ -208,6 +214,18 @@ def visit(page, base: str, name: str):
     expected = EXPECTED_STATUS.get(name, 200)
     assert response.status == expected, f"{path}: HTTP {response.status}, expected {expected}"
     return response
+
+
+@contextlib.contextmanager
+def built_and_served(project: Path, out: Path) -> Iterator[str]:
+    """`kgpub build --project project --out out`, then `kgpub serve` on 127.0.0.1: the URL."""
+    built = subprocess.run(
+        [str(KGPUB_BIN), "build", "--project", str(project), "--out", str(out)],
+        capture_output=True, text=True, env=subprocess_env(), timeout=300,
+    )
+    assert built.returncode == 0, f"kgpub build failed:\n{built.stdout}\n{built.stderr}"
+    with running_server(project, out, "--host", "127.0.0.1") as url:
+        yield url
 
 
 def page_problems(page, base: str, name: str) -> list[str]:

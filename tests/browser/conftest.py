@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 
 import browserutil as bu
 import pytest
 
-from kgtest import KGPUB_BIN, REPO, subprocess_env
-from serverutil import running_server
+from kgtest import REPO
 
 TIMEOUT_MS = 10_000  # per action / navigation: a local static site answers in milliseconds
 
@@ -58,13 +56,7 @@ def browser_site(tmp_path_factory) -> str:
     """The bundled project built into a temporary directory and served by `kgpub serve` on
     127.0.0.1 (a free port); yields the base URL, e.g. http://127.0.0.1:41234."""
     shutil.rmtree(bu.ARTIFACTS / "failures", ignore_errors=True)  # only this run's failures
-    out = tmp_path_factory.mktemp("browser") / "site"
-    built = subprocess.run(
-        [str(KGPUB_BIN), "build", "--project", str(REPO), "--out", str(out)],
-        capture_output=True, text=True, env=subprocess_env(), timeout=300,
-    )
-    assert built.returncode == 0, f"kgpub build failed:\n{built.stdout}\n{built.stderr}"
-    with running_server(REPO, out, "--host", "127.0.0.1") as url:
+    with bu.built_and_served(REPO, tmp_path_factory.mktemp("browser") / "site") as url:
         yield url
 
 

@@ -7,7 +7,6 @@ JavaScript; axe-core and 375 px on the new page types; the print stylesheet; pag
 from __future__ import annotations
 
 import re
-import subprocess
 import urllib.request
 from datetime import date, datetime
 from urllib.parse import urlsplit
@@ -17,6 +16,7 @@ import pytest
 from browserutil import (
     DESKTOP,
     axe_violations,
+    built_and_served,
     log_of,
     sideways_scroll,
     visit,
@@ -24,8 +24,7 @@ from browserutil import (
 )
 from playwright.sync_api import expect
 
-from kgtest import BASE, KGPUB_BIN, copy_project, edit_file, subprocess_env
-from serverutil import running_server
+from kgtest import BASE, copy_project, edit_file
 
 pytestmark = pytest.mark.browser
 
@@ -88,13 +87,7 @@ def paged_site(tmp_path_factory) -> str:
     fill four listing pages. Yields the base URL."""
     root = copy_project(tmp_path_factory.mktemp("paged") / "project")
     edit_file(root / "kgpub.toml", "[site]\n", f"[site]\npage_size = {PAGE_SIZE}\n")
-    out = root / "site"
-    built = subprocess.run(
-        [str(KGPUB_BIN), "build", "--project", str(root), "--out", str(out)],
-        capture_output=True, text=True, env=subprocess_env(), timeout=300,
-    )
-    assert built.returncode == 0, f"kgpub build failed:\n{built.stdout}\n{built.stderr}"
-    with running_server(root, out, "--host", "127.0.0.1") as url:
+    with built_and_served(root, root / "site") as url:
         yield url
 
 

@@ -14,6 +14,7 @@ from browserutil import (
     log_of,
     page_problems,
     screenshot,
+    sideways_scroll,
     visit,
 )
 
@@ -88,23 +89,13 @@ def test_tab_focuses_the_skip_link_first_and_shows_it(page, browser_site, name):
     assert page.locator("main#main").count() == 1
 
 
-_OVERFLOWING = """width => [...document.querySelectorAll('body *')]
-    .filter(e => e.getBoundingClientRect().right > width + 0.5)
-    .filter(e => !e.parentElement || e.parentElement.getBoundingClientRect().right <= width + 0.5)
-    .slice(0, 8)
-    .map(e => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}`
-              + `${e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : ''}`
-              + ` right=${Math.round(e.getBoundingClientRect().right)}`)"""
-
-
 @pytest.mark.parametrize("name", PAGES)
 def test_no_horizontal_scroll_on_a_phone(phone_page, browser_site, name):
     visit(phone_page, browser_site, name)
-    width = phone_page.evaluate("document.scrollingElement.scrollWidth")
-    if width > 375:
-        culprits = phone_page.evaluate(_OVERFLOWING, 375)
-        pytest.fail(f"{name} ({PAGES[name]}) scrolls sideways at 375 px: scrollWidth {width}; "
-                    f"outermost elements past the edge: {culprits}")
+    assert phone_page.viewport_size["width"] == 375
+    overflow = sideways_scroll(phone_page)
+    if overflow:
+        pytest.fail(f"{name} ({PAGES[name]}) scrolls sideways at 375 px: {overflow}")
 
 
 def _png_size(path) -> tuple[int, int]:

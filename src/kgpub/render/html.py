@@ -249,9 +249,7 @@ class HtmlRenderer:
 
     def cards(self, page: str, iris) -> list[EntryCard]:
         """Entry cards in the site's one order: newest first, then title, then IRI."""
-        order = self.browse.order
-        live = sorted((i for i in set(iris) if i in order), key=order.__getitem__)
-        return [self.card(page, i) for i in live]
+        return [self.card(page, i) for i in self.cards_order(iris)]
 
     def entries_linking(self, iri: str, prop: str | None = None) -> list[str]:
         ix = self.index
@@ -398,7 +396,7 @@ class HtmlRenderer:
                     out.append((names[name], self.label(o.value).text))
         for prop in (DCT + "creator", DCT + "publisher", DCT + "contributor"):
             for o in ix.values(iri, prop):
-                if isinstance(o, ox.NamedNode) and ix.has_type(o.value, FOAF + "Organization"):
+                if isinstance(o, ox.NamedNode) and self.browse.is_org(o.value):
                     out.append((names["organisation"], self.label(o.value).text))
         d = ix.value(iri, DCT + "date")
         if isinstance(d, ox.Literal):
@@ -428,6 +426,7 @@ class HtmlRenderer:
         }
 
     def cards_order(self, iris) -> list[str]:
+        """The live entries among iris, in the site's one order."""
         order = self.browse.order
         return sorted((i for i in set(iris) if i in order), key=order.__getitem__)
 
