@@ -7,6 +7,7 @@ default language, then by IRI, so every language and every build lists them in o
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from .index import DCT, FOAF, SKOS, Index
 
 BROWSE = "browse/"
 DEFAULT_PAGE_SIZE = 20
+HEAD = 6  # entries of a listing shown beside an entry ("More in this topic"), itself included
 # Facets of the browse pages; people and instruments have listings too (linked from their pages).
 FACETS = ("topic", "type", "place", "organisation", "year", "person", "instrument")
 
@@ -98,12 +100,53 @@ class Browse:
     def by_iri(self) -> dict[str, Listing]:
         return {x.iri: x for group in self.listings.values() for x in group if x.iri}
 
+    # What a page reads of the navigation is noted under a key (see Index.note) whose
+    # fingerprint (below) tells an incremental build whether that part changed.
+
     def listing_of(self, iri: str) -> Listing | None:
+        """iri's listing, all of it (see head() for its first entries only)."""
+        self.index.note(nav_key("L", iri))
         return self.by_iri.get(iri)
 
+    def head(self, iri: str) -> tuple[Listing | None, tuple[str, ...]]:
+        """iri's listing and its first HEAD entries."""
+        self.index.note(nav_key("H", iri))
+        x = self.by_iri.get(iri)
+        return x, x.entries[:HEAD] if x else ()
+
     def count(self, iri: str) -> int:
+        self.index.note(nav_key("C", iri))
         x = self.by_iri.get(iri)
         return len(x.entries) if x else 0
+
+    def related_of(self, topic: str) -> list[str]:
+        self.index.note(nav_key("R", topic))
+        return self.related.get(topic, [])
+
+    def page_entries(self, listing: Listing, n: int) -> tuple[str, ...]:
+        """The entries on page n of a listing."""
+        self.index.note(nav_key("P", listing.key, str(n)))
+        first = (n - 1) * self.page_size
+        return listing.entries[first : first + self.page_size]
+
+    def fingerprints(self) -> dict[str, str]:
+        """A digest of each navigation key's value: what listing_of, head, count, related_of
+        and page_entries return (a page's digest covers the listing's size: its pager and
+        "n of N" show it)."""
+        out: dict[str, str] = {}
+        for x in (x for group in self.listings.values() for x in group):
+            if x.iri:
+                out[nav_key("L", x.iri)] = _digest(x.entries)
+                out[nav_key("H", x.iri)] = _digest(x.entries[:HEAD])
+                out[nav_key("C", x.iri)] = str(len(x.entries))
+            pages = x.pages(self.page_size)
+            for n in range(1, pages + 1):
+                first = (n - 1) * self.page_size
+                page = x.entries[first : first + self.page_size]
+                out[nav_key("P", x.key, str(n))] = _digest((str(len(x.entries)), *page))
+        for topic, related in self.related.items():
+            out[nav_key("R", topic)] = _digest(related)
+        return out
 
     def pages(self) -> list[tuple[Listing, int]]:
         """Every listing page to write: (listing, page number)."""
@@ -153,12 +196,23 @@ class Browse:
         return out
 
     def is_org(self, agent: str) -> bool:
+        self.index.note(agent)
         if agent not in self._orgs:
             self._orgs[agent] = self.index.has_type(agent, FOAF + "Organization")
         return self._orgs[agent]
 
     def _iris(self, iri: str, prop: str) -> list[str]:
         return [o.value for o in self.index.values(iri, prop) if isinstance(o, ox.NamedNode)]
+
+
+def nav_key(kind: str, *parts: str) -> str:
+    """A navigation key: its kind and parts joined by tabs, which no IRI contains, so it
+    never equals an IRI noted beside it."""
+    return "\t".join((kind, *parts))
+
+
+def _digest(values) -> str:
+    return hashlib.blake2b("\n".join(values).encode(), digest_size=12).hexdigest()
 
 
 def _date(index: Index, entry: str) -> str | None:

@@ -7,6 +7,8 @@ the base), what kind each is, its label in a language, and its RDF description.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -72,6 +74,33 @@ class Index:
                 values.sort(key=str)
         for links in self.inc.values():
             links.sort()
+        # While a page is rendered, the keys of everything it reads (IRIs whose triples it used,
+        # incoming_key(iri) for what links to an IRI, navigation keys from kgpub.browse): an
+        # incremental build renders a page again only when one of them changed
+        # (kgpub.incremental). None: nothing is recorded.
+        self.seen: set | None = None
+
+    # ---- dependency recording -----------------------------------------------------------------
+
+    def note(self, key) -> None:
+        if self.seen is not None:
+            self.seen.add(key)
+
+    def note_all(self, keys: Iterable) -> None:
+        if self.seen is not None:
+            self.seen.update(keys)
+
+    @contextmanager
+    def recording(self) -> Iterator[set]:
+        """Record what is read inside the block into a new set (also kept by an enclosing
+        recording)."""
+        outer, self.seen = self.seen, set()
+        try:
+            yield self.seen
+        finally:
+            inner, self.seen = self.seen, outer
+            if outer is not None:
+                outer.update(inner)
 
     # ---- what is published -----------------------------------------------------------------
 
@@ -88,6 +117,7 @@ class Index:
         return sorted(found)
 
     def is_published(self, iri: str) -> bool:
+        self.note(iri)
         return iri in self._entity_set
 
     @cached_property
@@ -105,6 +135,7 @@ class Index:
         return self.base + path
 
     def types(self, iri: str) -> list[str]:
+        self.note(iri)
         return [o.value for o in self.out.get(iri, {}).get(RDF_TYPE, [])]
 
     def has_type(self, iri: str, cls: str) -> bool:
@@ -122,6 +153,7 @@ class Index:
 
     def kind(self, iri: str) -> str:
         """A coarse kind that picks the page template."""
+        self.note(iri)
         if iri not in self._kinds:
             self._kinds[iri] = self._kind(iri)
         return self._kinds[iri]
@@ -154,7 +186,14 @@ class Index:
     # ---- values and labels ------------------------------------------------------------------
 
     def values(self, iri: str, prop: str) -> list:
+        if self.seen is not None:
+            self.seen.add(iri)
         return self.out.get(iri, {}).get(prop, [])
+
+    def predicates(self, iri: str) -> list[str]:
+        """The properties iri has values for, in source order."""
+        self.note(iri)
+        return list(self.out.get(iri, {}))
 
     def value(self, iri: str, prop: str):
         vals = self.values(iri, prop)
@@ -195,7 +234,11 @@ class Index:
         return any(self.values(iri, p) for p in LABEL_PROPERTIES)
 
     def incoming(self, iri: str, prop: str | None = None) -> list[str]:
-        return [s for s, p in self.inc.get(iri, []) if prop is None or p == prop]
+        found = [s for s, p in self.inc.get(iri, []) if prop is None or p == prop]
+        if self.seen is not None:  # what links to iri, and each of those
+            self.seen.add(incoming_key(iri, prop))
+            self.seen.update(found)
+        return found
 
     # ---- RDF descriptions ---------------------------------------------------------------------
 
@@ -214,6 +257,7 @@ class Index:
             if node in seen_nodes:
                 continue
             seen_nodes.add(node)
+            self.note(node)
             subject = ox.BlankNode(node) if _is_bnode_id(node) else ox.NamedNode(node)
             for p, objs in self.out.get(node, {}).items():
                 for o in objs:
@@ -228,6 +272,12 @@ class Index:
                 for v in self.values(other, prop):
                     triples.append(ox.Triple(node, ox.NamedNode(prop), v))
         return triples
+
+
+def incoming_key(iri: str, prop: str | None = None) -> str:
+    """The key noted when a page reads what links to iri (through prop, or any property);
+    the IRI itself is the key of what iri says."""
+    return f"in\t{iri}\t{prop}" if prop else "in\t" + iri
 
 
 def _is_bnode_id(node: str) -> bool:

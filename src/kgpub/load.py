@@ -7,6 +7,7 @@ deterministic.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,8 @@ class Sources:
     prefixes: dict[str, str] = field(default_factory=dict)
     locations: dict[str, Location] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)  # file -> digest of its bytes
+    by_file: dict[str, list[ox.Triple]] = field(default_factory=dict)  # data files' triples
     base: str = ""
     languages: tuple[str, ...] = ()  # the site's: other languages' pages live under 'fr/'...
 
@@ -71,6 +74,8 @@ def load_sources(project: Project, *, with_shapes: bool = True) -> Sources:
         for path in files:
             triples = _parse_file(project, path, src, track=role != "shapes")
             getattr(src, role).extend(triples)
+            if role == "data":
+                src.by_file[src.files[-1]] = triples
     return src
 
 
@@ -111,6 +116,7 @@ def _parse_file(project: Project, path: Path, src: Sources, *, track: bool) -> l
             exc.lineno,
         ) from exc
     src.files.append(shown)
+    src.digests[shown] = hashlib.blake2b(raw, digest_size=16).hexdigest()
     if track:  # the shapes' prefixes (sh:, shape:) are not the data's
         for prefix, ns in (parser.prefixes or {}).items():
             src.prefixes.setdefault(prefix, ns)

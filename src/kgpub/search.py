@@ -89,16 +89,22 @@ class SearchIndex:
     languages: list[str]  # sorted
 
 
-def build_search_index(site_dir: Path) -> SearchIndex:
+def build_search_index(
+    site_dir: Path, pages: list[str] | None = None, overlay: Path | None = None
+) -> SearchIndex:
     """Index the searchable HTML pages under ``site_dir``; return Pagefind's bundle in memory.
 
-    Nothing is written to ``site_dir``. Raises ``KgpubError`` when Pagefind cannot run.
+    pages: their site-relative paths when the caller knows them (a build does), else found by
+    reading every page. overlay: a directory whose files, where it has them, replace the
+    site's (the pages a rebuild is about to publish). Nothing is written to ``site_dir``.
+    Raises ``KgpubError`` when Pagefind cannot run.
     """
     site_dir = Path(site_dir)
     if not site_dir.is_dir():
         raise KgpubError(f"search index: {site_dir} is not a directory")
-    pages = _searchable_pages(site_dir)
-    raw = _run_sync(_index(site_dir, pages))
+    pages = sorted(pages) if pages is not None else _searchable_pages(site_dir)
+    roots = [Path(overlay), site_dir] if overlay else [site_dir]
+    raw = _run_sync(_index(roots, pages))
     if len({path for path, _ in raw}) != len(raw):
         raise KgpubError("search index: Pagefind produced the same file twice")
     files, entry = _canonical(dict(raw))
@@ -127,6 +133,11 @@ def _searchable_pages(site_dir: Path) -> list[str]:
             if name.endswith(".html") and not name.startswith("."):
                 paths.append((here / name).relative_to(site_dir).as_posix())
     return sorted(p for p in paths if _BODY.search((site_dir / p).read_bytes()))
+
+
+def is_searchable(path: str, page: bytes) -> bool:
+    """Whether a file of the site is a page the search index takes."""
+    return path.endswith(".html") and _BODY.search(page) is not None
 
 
 def _canonical(files: dict[str, bytes]) -> tuple[dict[str, bytes], dict]:
@@ -267,7 +278,7 @@ def _run_sync(coro):
         return pool.submit(asyncio.run, coro).result()
 
 
-async def _index(site_dir: Path, pages: list[str]) -> list[tuple[str, bytes]]:
+async def _index(roots: list[Path], pages: list[str]) -> list[tuple[str, bytes]]:
     binary = get_executable()
     if binary is None or not Path(binary).is_file():
         raise KgpubError(
@@ -285,17 +296,17 @@ async def _index(site_dir: Path, pages: list[str]) -> list[tuple[str, bytes]]:
             " pip install --force-reinstall 'pagefind[bin]==1.5.2'"
         ) from e
     try:
-        return await asyncio.wait_for(_feed(service, site_dir, pages), TIMEOUT)
+        return await asyncio.wait_for(_feed(service, roots, pages), TIMEOUT)
     except KgpubError:
         raise
     except TimeoutError as e:
         raise KgpubError(
-            f"search index: Pagefind did not finish indexing {site_dir} in {TIMEOUT:.0f} s"
+            f"search index: Pagefind did not finish indexing {roots[-1]} in {TIMEOUT:.0f} s"
             f"{service.stderr_note()}"
         ) from e
     except Exception as e:  # the service's errors are plain Exceptions
         raise KgpubError(
-            f"search index: Pagefind failed while indexing {site_dir}: {e}"
+            f"search index: Pagefind failed while indexing {roots[-1]}: {e}"
             f"{service.stderr_note()}. Check that pagefind and pagefind_bin are both version"
             " 1.5.2"
         ) from e
@@ -303,7 +314,7 @@ async def _index(site_dir: Path, pages: list[str]) -> list[tuple[str, bytes]]:
         await service.close()
 
 
-async def _feed(service: _Service, site_dir: Path, pages: list[str]) -> list[tuple[str, bytes]]:
+async def _feed(service: _Service, roots: list[Path], pages: list[str]) -> list[tuple[str, bytes]]:
     index: PagefindIndex = await service.create_index(None)
     for start in range(0, len(pages), BATCH):
         batch = pages[start : start + BATCH]
@@ -312,13 +323,22 @@ async def _feed(service: _Service, site_dir: Path, pages: list[str]) -> list[tup
         await asyncio.gather(
             *(
                 index.add_html_file(
-                    content=(site_dir / p).read_bytes().decode("utf-8", "replace"),
+                    content=_read(roots, p).decode("utf-8", "replace"),
                     source_path=p,  # relative: Pagefind makes the URL /p (dir/ for index.html)
                 )
                 for p in batch
             )
         )
     return [(f["path"], f["content"]) for f in await index.get_files()]
+
+
+def _read(roots: list[Path], page: str) -> bytes:
+    for root in roots[:-1]:
+        try:
+            return (root / page).read_bytes()
+        except FileNotFoundError:
+            pass
+    return (roots[-1] / page).read_bytes()
 
 
 class _Service(PagefindService):

@@ -9,15 +9,18 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import json
 import multiprocessing as mp
 import os
 import shutil
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
+from . import incremental
 from .browse import Browse
 from .config import Project
 from .errors import InvalidData, KgpubError
@@ -36,7 +39,7 @@ from .render.html import HtmlRenderer
 from .render.i18n import check_languages, prefix
 from .render.rdf import dumps, entity_documents
 from .render.templates import ASSETS
-from .search import SEARCH_DIR, build_search_index
+from .search import SEARCH_DIR, build_search_index, is_searchable
 from .validate import Report, validate_sources
 
 Progress = Callable[[int, int], None]
@@ -47,9 +50,11 @@ class BuildResult:
     out: Path
     files: int
     entities: int
-    report: Report
+    report: Report | None
     changed: int = 0  # files written because their content is new or changed
     removed: int = 0  # files of the previous site no longer produced
+    rendered: int = 0  # units rendered: entities and listing pages (kgpub.incremental)
+    incremental: bool = False  # only the units that read something changed were rendered
 
 
 def load_index(project: Project, engine: str = "auto") -> tuple[Index, Report]:
@@ -144,66 +149,103 @@ CHUNK = 500
 LISTING_CHUNK = 200
 _shared: dict = {}
 
-
-def _render_chunk(unit: tuple[str, int, int]) -> tuple[list[str], int, int]:
-    """Render and write one unit of work: ("entities" | "listings", lo, hi)."""
-    index, staging, html = _shared["index"], _shared["staging"], _shared["html"]
-    kind, lo, hi = unit
-    files = (render_entities(index, index.entities[lo:hi], html) if kind == "entities"
-             else listing_pages(html, lo, hi))
-    paths, changed = _write_files(staging, files)
-    return paths, changed, hi - lo if kind == "entities" else 0
+Work = tuple  # ("e", iri) | ("l", listing, n): a unit of work (kgpub.incremental)
+# (unit name, files it has, those that search indexes, keys read, files written (changed))
+Done = tuple[str, list[str], list[str], list[str], list[str]]
 
 
-def _write_files(staging: Path, files: Iterator[tuple[str, bytes]]) -> tuple[list[str], int]:
-    paths, changed = [], 0
+def _unit_files(index: Index, html: list[HtmlRenderer], work: Work) -> Iterator[tuple[str, bytes]]:
+    if work[0] == "e":
+        yield from render_entities(index, [work[1]], html)
+    else:
+        for r in html:
+            path, page = r.render_listing(work[1], work[2])
+            yield path, page.encode("utf-8")
+
+
+def _unit_name(work: Work) -> str:
+    return (incremental.entity_unit(work[1]) if work[0] == "e"
+            else incremental.listing_unit(work[1].key, work[2]))
+
+
+def _render_chunk(chunk: list[Work]) -> list[Done]:
+    """Render and write units, recording what each read."""
+    index, html = _shared["index"], _shared["html"]
+    done = []
+    for work in chunk:
+        with index.recording() as read:
+            files = list(_unit_files(index, html, work))
+        paths, searchable, changed = _write_files(files)
+        done.append((_unit_name(work), paths, searchable, sorted(read), changed))
+    return done
+
+
+def _write_files(files) -> tuple[list[str], list[str], list[str]]:
+    """Write (path, bytes) pairs into the staging directory: (paths, the searchable ones, the
+    ones written because their bytes are new)."""
+    staging, against = _shared["staging"], _shared["against"]
+    paths, searchable, changed = [], [], []
     for path, data in files:
-        changed += _write(staging, path, data)
+        if _write(staging, path, data, against):
+            changed.append(path)
         paths.append(path)
-    return paths, changed
+        if is_searchable(path, data):
+            searchable.append(path)
+    return paths, searchable, changed
 
 
-def _write_all(
-    index: Index, staging: Path, workers: int, progress: Progress | None
-) -> tuple[list[str], int]:
-    """Write every file of the site: (the paths written, how many changed). With several
-    workers, forked processes render entities and listing pages while this one writes the
-    site-wide files."""
-    html = renderers(index)
-    n = len(index.entities)
-    units = [("entities", i, min(i + CHUNK, n)) for i in range(0, n, CHUNK)]
-    pages = len(html[0].browse.pages())
-    units += [("listings", i, min(i + LISTING_CHUNK, pages)) for i in range(0, pages, LISTING_CHUNK)]
-    _shared.update(index=index, staging=staging, html=html)
-    done = 0
+def _chunks(works: list[Work]) -> list[list[Work]]:
+    entities = [w for w in works if w[0] == "e"]
+    listings = [w for w in works if w[0] == "l"]
+    return ([entities[i : i + CHUNK] for i in range(0, len(entities), CHUNK)]
+            + [listings[i : i + LISTING_CHUNK] for i in range(0, len(listings), LISTING_CHUNK)])
+
+
+def _render_all(
+    works: list[Work], workers: int, progress: Progress | None, site: Callable[[], Done | None],
+) -> tuple[list[Done], Done | None]:
+    """Render the units (in forked workers when there are many) and meanwhile, in this
+    process, the site-wide files (site())."""
+    chunks = _chunks(works)
+    total, done = len(works) + 1, 0
+    results: list[Done] = []
+    entities = sum(1 for w in works if w[0] == "e")
+    if workers <= 1 or entities < PARALLEL_MIN_ENTITIES or "fork" not in mp.get_all_start_methods():
+        for chunk in chunks:
+            results += _render_chunk(chunk)
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+        return results, site()
+    # Objects that exist now are never collected in the workers: the garbage collector does
+    # not touch (and copy) the pages they share with this process.
+    gc.freeze()
     try:
-        if workers <= 1 or n < PARALLEL_MIN_ENTITIES or "fork" not in mp.get_all_start_methods():
-            paths, changed = [], 0
-            for unit in units:
-                more, more_changed, entities = _render_chunk(unit)
-                paths += more
-                changed += more_changed
-                done += entities
-                if progress and entities:
-                    progress(done, n + 1)
-            more, more_changed = _write_files(staging, site_files(index, html))
-            return paths + more, changed + more_changed
-        # Objects that exist now are never collected in the workers: the garbage collector does
-        # not touch (and copy) the pages they share with this process.
-        gc.freeze()
         with mp.get_context("fork").Pool(workers) as pool:
-            results = pool.imap_unordered(_render_chunk, units)
-            paths, changed = _write_files(staging, site_files(index, html))
-            for chunk_paths, chunk_changed, entities in results:
-                paths += chunk_paths
-                changed += chunk_changed
-                done += entities
-                if progress and entities:
-                    progress(done, n + 1)
+            pending = pool.imap_unordered(_render_chunk, chunks)
+            site_done = site()
+            for chunk_done in pending:
+                results += chunk_done
+                done += len(chunk_done)
+                if progress:
+                    progress(done, total)
     finally:
         gc.unfreeze()
-        _shared.clear()
-    return paths, changed
+    return results, site_done
+
+
+def _works(index: Index, html: list[HtmlRenderer]) -> list[Work]:
+    return ([("e", iri) for iri in index.entities]
+            + [("l", listing, n) for listing, n in html[0].browse.pages()])
+
+
+def _site(index: Index, html: list[HtmlRenderer]) -> Callable[[], Done]:
+    """The site-wide files, written by every build. None of them is a searchable page (only
+    entities' pages are), which lets an update index search while they are written."""
+    def write() -> Done:
+        paths, _, changed = _write_files(site_files(index, html))
+        return incremental.SITE, paths, [], [], changed
+    return write
 
 
 def build(
@@ -212,42 +254,167 @@ def build(
     progress: Progress | None = None,
     workers: int | None = None,
     engine: str = "auto",
+    full: bool = False,
 ) -> BuildResult:
-    """Validate and write the site. A rebuild starts from hard links to the previous site and
-    rewrites only the files whose bytes change (unchanged files keep their mtime, so HTTP
-    validators stay valid), then deletes what is no longer produced."""
+    """Validate and write the site. When the last build's state is there and only data files
+    changed, only the units that read something that changed are rendered again
+    (kgpub.incremental); otherwise all are (full=True forces it). Either way only files whose
+    bytes change are written (unchanged files keep their mtime, so HTTP validators stay
+    valid), what is no longer produced is deleted, and the site is the same as a full
+    build's."""
     out = Path(out) if out else project.root / "site"
     check_output(project, out)
-    index, report = load_index(project, engine=engine)
-    total = len(index.entities) + 1
+    sources = load_sources(project)
+    report = validate_sources(sources, engine=engine)
+    if not report.conforms:
+        raise InvalidData(report)
+    index = Index(project, sources)
+    html = renderers(index)
+    works = _works(index, html)
+    previous = None if full or not out.is_dir() else incremental.load(out)
+    step = previous and incremental.plan(previous, project, sources, index, html[0].browse,
+                                         [_unit_name(w) for w in works])
     staging = _staging_dir(out)
     _made_dirs.clear()  # the staging path may repeat (same pid): nothing is known to exist
+    _shared.update(index=index, html=html, staging=staging)
+    n = workers or os.cpu_count() or 1
     try:
-        previous = _link_tree(out, staging) if out.is_dir() else set()
-        written, changed = _write_all(index, staging, workers or os.cpu_count() or 1, progress)
-        # What the previous site had and this one does not make goes first: search then
-        # indexes exactly the pages of this build, and runs last, over the staging directory.
-        stale = previous - set(written)
-        for path in stale:
-            if not path.startswith(SEARCH_DIR + "/"):
-                (staging / path).unlink()
-        search = build_search_index(staging)
-        more, more_changed = _write_files(staging, iter(search.files))
-        written += more
-        changed += more_changed
-        removed = previous - set(written)
-        for path in removed:
-            if path.startswith(SEARCH_DIR + "/"):
-                (staging / path).unlink()
-        _prune_empty_dirs(staging)
-        if progress:
-            progress(total, total)
-        _swap_into_place(staging, out)
+        if step:
+            result = _update(index, works, step, staging, out, n, progress, _site(index, html))
+        else:
+            state = incremental.new_state(project, sources, html[0].browse)
+            result = _full(index, works, state, staging, out, n, progress, _site(index, html))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return BuildResult(out=out, files=len(written), entities=len(index.entities), report=report,
-                       changed=changed, removed=len(removed))
+    finally:
+        _shared.clear()
+    result.report = report
+    return result
+
+
+def _full(index: Index, works: list[Work], state: incremental.State, staging: Path, out: Path,
+          workers: int, progress: Progress | None, site: Callable[[], Done]) -> BuildResult:
+    """Every unit, into a staging directory that starts as hard links to the previous site
+    and then replaces it in one atomic swap."""
+    previous = _link_tree(out, staging) if out.is_dir() else set()
+    _shared["against"] = None
+    results, site_done = _render_all(works, workers, progress, site)
+    changed = 0
+    for name, paths, searchable, read, written in [*results, site_done]:
+        state.add(name, paths, searchable, read)
+        changed += len(written)
+    produced = {p for unit in state.units.values() for p in unit.files}
+    # What the previous site had and this one does not make goes first: search then indexes
+    # exactly the pages of this build.
+    for path in previous - produced:
+        if not path.startswith(SEARCH_DIR + "/"):
+            (staging / path).unlink()
+    searchable = sorted(p for unit in state.units.values() for p in unit.searchable)
+    search = build_search_index(staging, searchable)
+    paths, _, written = _write_files(search.files)
+    state.add(incremental.SEARCH, paths, [], [])
+    changed += len(written)
+    changed += _write(staging, incremental.STATE, incremental.dump(state))
+    produced |= set(paths) | {incremental.STATE}
+    removed = previous - produced
+    for path in removed:
+        if path.startswith(SEARCH_DIR + "/"):
+            (staging / path).unlink()
+    _prune_empty_dirs(staging)
+    _swap_into_place(staging, out)
+    return BuildResult(out=out, files=len(produced), entities=len(index.entities), report=None,
+                       changed=changed, removed=len(removed), rendered=len(works))
+
+
+def _update(index: Index, works: list[Work], step: incremental.Plan, staging: Path, out: Path,
+            workers: int, progress: Progress | None, site: Callable[[], Done]) -> BuildResult:
+    """Render the units the plan names and the site-wide files into an empty staging
+    directory, keeping there only files whose bytes differ from the published ones; then move
+    them into the site. The moves are journalled: an interrupted update is completed by the
+    next build."""
+    state, had = step.state, step.had
+    wanted = set(step.render)
+    todo = [w for w in works if _unit_name(w) in wanted]
+    _shared["against"] = out
+    results, _ = _render_all(todo, workers, progress, lambda: None)
+    moved: list[str] = []
+    for name, paths, searchable, read, written in results:
+        state.add(name, paths, searchable, read)
+        moved += written
+    searchable = sorted(p for name, unit in state.units.items() if name != incremental.SEARCH
+                        for p in unit.searchable)
+    # Pagefind (its own process) indexes while this one writes the site-wide files.
+    search: list = []
+    indexer = None
+    if searchable != step.searchable or incremental.SEARCH not in state.units \
+            or not set(searchable).isdisjoint(moved):
+        indexer = threading.Thread(target=lambda: search.append(
+            _catch(build_search_index, out, searchable, overlay=staging)))
+        indexer.start()
+    try:
+        name, paths, _, read, written = site()
+    finally:
+        if indexer:
+            indexer.join()
+    state.add(name, paths, [], read)
+    moved += written
+    if indexer:
+        found = search[0]
+        if isinstance(found, BaseException):
+            raise found
+        paths, _, written = _write_files(found.files)
+        state.add(incremental.SEARCH, paths, [], [])
+        moved += written
+    produced = {p for unit in state.units.values() for p in unit.files} | {incremental.STATE}
+    if _write(staging, incremental.STATE, incremental.dump(state), out):
+        moved.append(incremental.STATE)
+    removed = sorted(had - produced)
+    _commit(staging, out, sorted(moved), removed)
+    return BuildResult(out=out, files=len(produced), entities=len(index.entities), report=None,
+                       changed=len(moved), removed=len(removed), rendered=len(todo),
+                       incremental=True)
+
+
+def _catch(fn, *args, **kwargs):
+    """fn's result, or the exception it raised (to be raised again by another thread)."""
+    try:
+        return fn(*args, **kwargs)
+    except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+        return exc
+
+
+JOURNAL = ".kgpub-journal.json"
+
+
+def _commit(staging: Path, out: Path, moved: list[str], removed: list[str]) -> None:
+    """Move the staged files into the site and delete the removed ones. The list is written
+    first, so that a build finding a staging directory with a journal can finish the job."""
+    journal = staging / JOURNAL
+    journal.with_suffix(".tmp").write_text(json.dumps({"moved": moved, "removed": removed}))
+    journal.with_suffix(".tmp").rename(journal)
+    _apply_journal(staging, out)
+
+
+def _apply_journal(staging: Path, out: Path) -> None:
+    job = json.loads((staging / JOURNAL).read_text())
+    made: set[Path] = set()
+    for rel in job["moved"]:
+        target = out / rel
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        if (staging / rel).exists():  # not moved yet (the job may be resumed)
+            os.replace(staging / rel, target)
+    folders = set()
+    for rel in job["removed"]:
+        (out / rel).unlink(missing_ok=True)
+        folders.add((out / rel).parent)
+    for folder in sorted(folders, key=lambda f: -len(f.parts)):
+        while folder != out and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def _link_tree(src: Path, dest: Path) -> set[str]:
@@ -299,6 +466,8 @@ def _staging_dir(out: Path) -> Path:
     for stale in out.parent.glob(f".{out.name}.building-*"):
         pid = stale.name.rsplit("-", 1)[-1]
         if not (pid.isdigit() and _alive(int(pid))):
+            if (stale / JOURNAL).is_file() and out.is_dir():
+                _apply_journal(stale, out)  # an update killed while moving its files in
             shutil.rmtree(stale, ignore_errors=True)
     staging = out.parent / f".{out.name}.building-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -318,17 +487,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _write(root: Path, rel: str, data: bytes) -> bool:
+def _write(root: Path, rel: str, data: bytes, against: Path | None = None) -> bool:
     """Write a file unless it already holds these bytes; True if it was (re)written. A changed
-    file is replaced, never written in place: it may be a hard link into the previous site."""
+    file is replaced, never written in place: it may be a hard link into the previous site.
+    With against, the bytes are compared with that directory's file and written under root
+    only when they differ."""
     if ".." in rel.split("/") or rel.startswith("/"):
         raise KgpubError(f"refusing to write outside the site: {rel}")
     target = os.path.join(root, rel)
+    current = os.path.join(against, rel) if against else target
     try:
-        if os.stat(target).st_size == len(data):
-            with open(target, "rb") as f:
+        if os.stat(current).st_size == len(data):
+            with open(current, "rb") as f:
                 if f.read() == data:
                     return False
+        if against:
+            raise FileNotFoundError  # the staging directory starts empty
         tmp = target + ".kgpub-tmp"
         with open(tmp, "wb") as f:
             f.write(data)

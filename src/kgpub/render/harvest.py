@@ -53,11 +53,19 @@ def datestamp(index: Index, iri: str) -> str:
     return max(stamps) if stamps else default_datestamp(index)
 
 
-def page_lastmod(index: Index, iri: str) -> str:
-    """A page changes when its entity or an entry shown on it changes."""
-    stamps = [datestamp(index, iri)]
-    stamps += [datestamp(index, s) for s, _ in index.inc.get(iri, []) if index.kind(s) == "entry"]
-    return max(stamps)
+def page_lastmod(index: Index, iri: str, known: dict[str, str] | None = None) -> str:
+    """A page changes when its entity or an entry shown on it changes. known: datestamps
+    already computed (an entry is shown on many pages)."""
+    known = {} if known is None else known
+
+    def stamp(node: str) -> str:
+        found = known.get(node)
+        if found is None:
+            found = known[node] = datestamp(index, node)
+        return found
+
+    return max([stamp(iri)] + [stamp(s) for s, _ in index.inc.get(iri, [])
+                               if index.kind(s) == "entry"])
 
 
 # ---- sitemap and robots -------------------------------------------------------------------------
@@ -70,11 +78,13 @@ def sitemaps(
     URLs a sitemap index over numbered files."""
     base = index.base
     entries = [(base + p, default_datestamp(index)) for p in extra_pages]
+    known: dict[str, str] = {}
+    lastmod = {iri: page_lastmod(index, iri, known) for iri in index.entities
+               if not index.is_tombstone(iri)}
     entries += [
-        (base + lang + index.path(iri) + HTML.suffix, page_lastmod(index, iri))
+        (base + lang + index.path(iri) + HTML.suffix, stamp)
         for lang in prefixes
-        for iri in index.entities
-        if not index.is_tombstone(iri)
+        for iri, stamp in lastmod.items()
     ]
     chunks = [entries[i : i + SITEMAP_LIMIT] for i in range(0, len(entries), SITEMAP_LIMIT)]
     if len(chunks) <= 1:

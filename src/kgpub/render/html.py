@@ -127,7 +127,7 @@ class HtmlRenderer:
         self.browse = browse or Browse(index)
         self.env = environment(self.lang)
         self._ = translations(self.lang).gettext
-        self._cards: dict[tuple[str, str], EntryCard] = {}
+        self._cards: dict[tuple[str, str], tuple[EntryCard, frozenset | None]] = {}
         self._labels: dict[str, Label] = {}
         # Search indexes each page once, in the default language (data is mostly written in one
         # language; three copies would triple the index). The other languages' search pages
@@ -153,6 +153,7 @@ class HtmlRenderer:
 
     def label(self, iri: str) -> Label:
         # Cached: the same topics, types and agents are named on thousands of pages.
+        self.index.note(iri)
         found = self._labels.get(iri)
         if found is None:
             found = self._labels[iri] = self.index.label(iri, self.lang)
@@ -193,7 +194,7 @@ class HtmlRenderer:
         self, page: str, iri: str, skip: set[str] = frozenset()
     ) -> list[tuple[Label, list[Value]]]:
         ix = self.index
-        preds = [p for p in ix.out.get(iri, {}) if p not in HEADER_PROPS and p not in skip]
+        preds = [p for p in ix.predicates(iri) if p not in HEADER_PROPS and p not in skip]
         order = {p: i for i, p in enumerate(PROP_ORDER)}
         order[ix.vocab + "concerns"] = order["concerns"]
 
@@ -209,10 +210,20 @@ class HtmlRenderer:
 
     def card(self, page: str, iri: str) -> EntryCard:
         # A card is the same on every page of a directory: entries appear on many listings.
+        # Kept with what it read, which a page that reuses it reads too (kgpub.incremental).
         key = (iri, page.rpartition("/")[0])
-        if key not in self._cards:
-            self._cards[key] = self._card(page, iri)
-        return self._cards[key]
+        hit = self._cards.get(key)
+        if hit is None or (hit[1] is None and self.index.seen is not None):
+            if self.index.seen is None:
+                hit = (self._card(page, iri), None)
+            else:
+                with self.index.recording() as read:
+                    card = self._card(page, iri)
+                hit = (card, frozenset(read))
+            self._cards[key] = hit
+        if hit[1]:
+            self.index.note_all(hit[1])
+        return hit[0]
 
     def _card(self, page: str, iri: str) -> EntryCard:
         ix = self.index
@@ -343,7 +354,7 @@ class HtmlRenderer:
             "breadcrumbs": self.crumbs(path, *self.topic_chain(path, iri, link_last=False)),
             "narrower": [{"link": self.link(path, n), "count": self.browse.count(n)}
                          for n in self.narrower(iri)],
-            "related": [self.link(path, t) for t in self.browse.related.get(iri, [])],
+            "related": [self.link(path, t) for t in self.browse.related_of(iri)],
             "picture": self._picture(path, iri),
             "commentaries": self.cards(path, ec[:size]),
             "commentary_count": len(ec),
@@ -361,8 +372,9 @@ class HtmlRenderer:
         first = topics[0] if topics else None
         crumbs = self.topic_chain(path, first, link_last=True) if first else []
         more, more_listing = [], None
-        if first and (more_listing := self.browse.listing_of(first)):
-            more = self.cards(path, [e for e in more_listing.entries[:6] if e != iri][:5])
+        if first:
+            more_listing, head = self.browse.head(first)
+            more = self.cards(path, [e for e in head if e != iri][:5])
         work = cite.work_from_index(ix, iri, self.lang)
         doc = ix.path(iri)
         return {
@@ -579,6 +591,7 @@ class HtmlRenderer:
             trail.append(facet_link)
         trail.append(Value(subject.text, None, subject.lang))
         first = (n - 1) * size
+        on_page = self.browse.page_entries(listing, n)
         ctx.update(
             kind="listing",
             title=Label(heading if n == 1 else self._("{title} (page {n})").format(title=heading,
@@ -589,7 +602,7 @@ class HtmlRenderer:
             breadcrumbs=self.crumbs(path, *trail),
             # Not through the card cache: on listing pages each card appears once per directory,
             # and caching them all held every entry's card in memory (GBs at 100k entries).
-            entries=[self._card(path, e) for e in listing.entries[first : first + size]],
+            entries=[self._card(path, e) for e in on_page],
             first=first + 1 if total else 0,
             last=min(first + size, total),
             total=total,
