@@ -843,7 +843,8 @@ class SizeRun:
             log(f"  incremental: {fs(r['wall'])}, {len(changed)} files changed, "
                 f"{len(added)} added, {len(removed)} removed")
             return {"wall": r["wall"], "peak": r["peak"], "changed": len(changed),
-                    "added": len(added), "removed": len(removed), "examples": changed[:12]}
+                    "added": len(added), "removed": len(removed), "examples": changed[:12],
+                    "output": (r.get("output") or [None])[0]}
 
         try:
             runs, note = self.repeat("incremental", one, cap=cap)
@@ -858,6 +859,7 @@ class SizeRun:
                 "added": ok[-1]["added"] if ok else None,
                 "removed": ok[-1]["removed"] if ok else None,
                 "examples": ok[-1]["examples"] if ok else [],
+                "output": ok[-1].get("output") if ok else None,
                 "total_files": len(before), "full_build": self.build_wall}
 
 
@@ -1244,6 +1246,8 @@ def render_incremental(w, s: dict) -> None:
         w(f"Changed `{e['file']}`; files changed: **{e['changed']:,}** of "
           f"{e['total_files']:,} (+{e['added']} added, -{e['removed']} removed), e.g. "
           + ", ".join(f"`{p}`" for p in e["examples"][:8]) + ".")
+        if e.get("output"):
+            w(f"kgpub said: `{e['output']}`")
     w("")
     note_line(w, e)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from kgpub import search
 from kgpub.errors import KgpubError
 from kgpub.search import SEARCH_DIR, SearchIndex, _canonical, _uncbor, build_search_index
 
@@ -352,6 +353,9 @@ globalThis.fetch = async (url) => {
 };
 const pagefind = await import(pathToFileURL(root + "/_pagefind/pagefind.js").href);
 await pagefind.options({ basePath: "/_pagefind/" });
+// What the search page does (static/search.js): merge the shards listed in shards.json.
+const { shards } = JSON.parse(await readFile(root + "/_pagefind/shards.json", "utf8"));
+for (const dir of shards) await pagefind.mergeIndex("/_pagefind/" + dir);
 const out = { filters: await pagefind.filters(), results: [] };
 for (const [term, filters] of queries) {
   const search = await pagefind.search(term || null, { filters });
@@ -420,3 +424,58 @@ def test_query_french(bundle_dir):
         ["/fr/resource/health/"],
     ]
     assert out["filters"]["type"] == {"Commentaire d'expert": 1, "Rapport": 1}
+
+
+@pytest.fixture(scope="module")
+def sharded(site, tmp_path_factory) -> tuple[SearchIndex, Path]:
+    """The same pages split into shards of at most two pages."""
+    index = build_search_index(site, shard_pages=2)
+    root = tmp_path_factory.mktemp("sharded")
+    for path, content in index.files:
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(content)
+    (root / "query.mjs").write_text(QUERY_JS, encoding="utf-8")
+    return index, root
+
+
+def test_shards_split_the_pages_and_are_listed(sharded, built, site):
+    index, root = sharded
+    assert index.shards == 3 and index.pages == built.pages == len(SEARCHABLE)
+    listed = json.loads((root / SEARCH_DIR / search.SHARDS_FILE).read_bytes())["shards"]
+    assert listed == [search.shard_dir(i) for i in (1, 2)
+                      if (root / SEARCH_DIR / f"shard-{i}").is_dir()]
+    per_shard = {}
+    for path, _ in index.files:
+        per_shard.setdefault(search.shard_of_file(path), []).append(path)
+    assert set(per_shard) == {None, 0, *(int(d[6:-1]) for d in listed)}
+    # Indexing one shard again gives exactly that shard's files.
+    again = build_search_index(site, only={0}, shard_pages=2)
+    assert [p for p, _ in again.files if search.shard_of_file(p) is not None] == sorted(per_shard[0])
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed: queries not run")
+def test_query_across_shards(site, tmp_path):
+    """Searching the merged shards finds what one index finds. (A site's index holds its
+    default language's pages only, so every shard has the one language, as here.)"""
+    english = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html")
+                     if not p.relative_to(site).as_posix().startswith("fr/"))
+    roots = []
+    for name, size in (("one", 100), ("sharded", 2)):
+        index = build_search_index(site, [p for p in english if _is_page(site, p)],
+                                   shard_pages=size)
+        root = tmp_path / name
+        for path, content in index.files:
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_bytes(content)
+        (root / "query.mjs").write_text(QUERY_JS, encoding="utf-8")
+        roots.append(root)
+    assert json.loads((roots[1] / SEARCH_DIR / search.SHARDS_FILE).read_bytes())["shards"]
+    queries = [["pension", {}], ["pension", {"type": "Report"}], ["", {"region": "Africa"}],
+               ["hostileword", {}]]
+    one, merged = (query(root, "en", queries) for root in roots)
+    assert merged["results"] == one["results"] and one["results"][0]
+    assert merged["filters"] == one["filters"]
+
+
+def _is_page(site: Path, page: str) -> bool:
+    return search.is_searchable(page, (site / page).read_bytes())

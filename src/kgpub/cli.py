@@ -90,15 +90,18 @@ def validate(project_dir: Path, fmt: str, engine: str) -> None:
     help="Output directory [default: site/ in the project].",
 )
 @engine_option
-def build(project_dir: Path, out: Path | None, engine: str) -> None:
+@click.option("--full", is_flag=True, default=False,
+              help="Render every page, even when only some read data that changed.")
+def build(project_dir: Path, out: Path | None, engine: str, full: bool) -> None:
     """Validate, then write the site: HTML, RDF per entity, dumps. Nothing is written on
-    violations, and the previous site stays until the new one is complete."""
+    violations, and the previous site stays until the new one is complete. A rebuild after
+    data edits renders only the pages that show something edited."""
     from .site import build as build_site
 
     try:
         project = _project(project_dir)
         progress = _progress_bar() if sys.stderr.isatty() else None
-        result = build_site(project, out, progress, engine=engine)
+        result = build_site(project, out, progress, engine=engine, full=full)
     except InvalidData as exc:
         click.echo(exc.report.to_text(), err=True)
         click.echo(
@@ -114,8 +117,10 @@ def build(project_dir: Path, out: Path | None, engine: str) -> None:
         click.echo(
             f"{len(result.report.warnings)} warning(s); run `kgpub validate` to see them.", err=True
         )
+    how = (f"; incremental: {result.rendered} entities and listing pages rendered again"
+           if result.incremental else "")
     click.echo(f"Built {result.entities} entities, {result.files} files into {result.out} "
-               f"({result.changed} written, {result.removed} removed, the rest unchanged)")
+               f"({result.changed} written, {result.removed} removed, the rest unchanged{how})")
 
 
 def _progress_bar():

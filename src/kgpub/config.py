@@ -22,6 +22,7 @@ class Project:
     languages: tuple[str, ...] = ("en",)
     license: str | None = None
     page_size: int = 20  # entries per listing page
+    shard_pages: int = 10_000  # pages per search bundle ([search] shard_pages; kgpub.search)
     repository: dict = field(default_factory=dict)
     # Query limits of the SPARQL endpoint ([sparql] in kgpub.toml).
     sparql: dict = field(default_factory=dict)
@@ -83,9 +84,14 @@ def load_project(root: str | Path = ".") -> Project:
     if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= 500:
         raise ConfigError(f"{cfg_path}: [site] page_size = {page_size!r} must be a whole number "
                           "from 1 to 500, e.g. 20")
+    shard_pages = cfg.get("search", {}).get("shard_pages", Project.shard_pages)
+    if not isinstance(shard_pages, int) or isinstance(shard_pages, bool) or shard_pages < 1:
+        raise ConfigError(f"{cfg_path}: [search] shard_pages = {shard_pages!r} must be a whole "
+                          "number of at least 1, e.g. 10000")
     return Project(
         root=root,
         page_size=page_size,
+        shard_pages=shard_pages,
         base=base,
         title=site.get("title", Project.title),
         description=site.get("description", ""),

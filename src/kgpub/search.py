@@ -87,23 +87,81 @@ class SearchIndex:
     files: list[tuple[str, bytes]]  # (site-relative path under _pagefind/, content), sorted
     pages: int  # pages indexed
     languages: list[str]  # sorted
+    shards: int = 1  # bundles (see shard_of)
+
+
+# Past this many pages ([search] shard_pages in kgpub.toml) the index is split into bundles ("shards") of about this size, searched
+# together by the search page (Pagefind's mergeIndex). Pagefind holds a whole index in memory
+# (~80 KB a page: 7 GB for 100,000) and has no incremental mode; a shard caps its memory, and a
+# rebuild indexes again only the shards whose pages changed. Each shard costs the search page
+# one more bundle to load (~70 KB of WebAssembly), hence shards of thousands of pages.
+SHARD_PAGES = 10_000
+SHARDS_FILE = "shards.json"  # the search page's list of the other shards' bundles
+
+
+def shard_count(pages: int, shard_pages: int = SHARD_PAGES) -> int:
+    return max(1, -(-pages // shard_pages))
+
+
+def shard_of(page: str, shards: int) -> int:
+    """A page's shard: stable (a hash of its path), so an edit changes one shard."""
+    return int.from_bytes(hashlib.blake2b(page.encode(), digest_size=8).digest()) % shards
+
+
+def shard_dir(shard: int) -> str:
+    """Where a shard's bundle is, under _pagefind/ (the first shard is the bundle itself)."""
+    return "" if shard == 0 else f"shard-{shard}/"
+
+
+def shard_of_file(path: str) -> int | None:
+    """The shard a file of the search bundle belongs to (None: the shard list)."""
+    rel = path[len(SEARCH_DIR) + 1 :]
+    if rel == SHARDS_FILE:
+        return None
+    head = rel.split("/", 1)[0]
+    return int(head[6:]) if head.startswith("shard-") and head[6:].isdigit() else 0
 
 
 def build_search_index(
-    site_dir: Path, pages: list[str] | None = None, overlay: Path | None = None
+    site_dir: Path, pages: list[str] | None = None, overlay: Path | None = None,
+    only: set[int] | None = None, shard_pages: int | None = None,
 ) -> SearchIndex:
-    """Index the searchable HTML pages under ``site_dir``; return Pagefind's bundle in memory.
+    """Index the searchable HTML pages under ``site_dir``; return Pagefind's bundles in memory.
 
     pages: their site-relative paths when the caller knows them (a build does), else found by
     reading every page. overlay: a directory whose files, where it has them, replace the
-    site's (the pages a rebuild is about to publish). Nothing is written to ``site_dir``.
-    Raises ``KgpubError`` when Pagefind cannot run.
+    site's (the pages a rebuild is about to publish). only: the shards to index (the files of
+    the others are not returned). shard_pages: pages per shard (default SHARD_PAGES). Nothing
+    is written to ``site_dir``. Raises ``KgpubError``
+    when Pagefind cannot run.
     """
     site_dir = Path(site_dir)
     if not site_dir.is_dir():
         raise KgpubError(f"search index: {site_dir} is not a directory")
     pages = sorted(pages) if pages is not None else _searchable_pages(site_dir)
     roots = [Path(overlay), site_dir] if overlay else [site_dir]
+    count = shard_count(len(pages), shard_pages or SHARD_PAGES)
+    groups: list[list[str]] = [[] for _ in range(count)]
+    for page in pages:
+        groups[shard_of(page, count) if count > 1 else 0].append(page)
+    # Every shard the search page is to merge, whether indexed now or kept from before.
+    others = [shard_dir(i) for i in range(1, count) if groups[i]]
+    files = [(f"{SEARCH_DIR}/{SHARDS_FILE}",
+              json.dumps({"shards": others}, sort_keys=True).encode() + b"\n")]
+    indexed, languages = 0, set()
+    for i, group in enumerate(groups):
+        if (only is not None and i not in only) or (not group and i > 0):
+            continue
+        shard = _bundle(roots, group)
+        files += [(f"{SEARCH_DIR}/{shard_dir(i)}{path}", content) for path, content in shard.files]
+        indexed += shard.pages
+        languages.update(shard.languages)
+    return SearchIndex(files=sorted(files), pages=indexed, languages=sorted(languages),
+                       shards=count)
+
+
+def _bundle(roots: list[Path], pages: list[str]) -> SearchIndex:
+    """One Pagefind bundle of these pages (paths relative to its directory)."""
     raw = _run_sync(_index(roots, pages))
     if len({path for path, _ in raw}) != len(raw):
         raise KgpubError("search index: Pagefind produced the same file twice")
@@ -114,7 +172,7 @@ def build_search_index(
             raise KgpubError(f"search index: Pagefind produced an unexpected file path {path!r}")
     count = sum(int(lang["page_count"]) for lang in entry["languages"].values())
     return SearchIndex(
-        files=sorted((f"{SEARCH_DIR}/{path}", content) for path, content in files.items()),
+        files=sorted(files.items()),
         pages=count,
         languages=sorted(entry["languages"]),
     )

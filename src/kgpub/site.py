@@ -39,7 +39,14 @@ from .render.html import HtmlRenderer
 from .render.i18n import check_languages, prefix
 from .render.rdf import dumps, entity_documents
 from .render.templates import ASSETS
-from .search import SEARCH_DIR, build_search_index, is_searchable
+from .search import (
+    SEARCH_DIR,
+    build_search_index,
+    is_searchable,
+    shard_count,
+    shard_of,
+    shard_of_file,
+)
 from .validate import Report, validate_sources
 
 Progress = Callable[[int, int], None]
@@ -271,21 +278,22 @@ def build(
     index = Index(project, sources)
     html = renderers(index)
     works = _works(index, html)
-    previous = None if full or not out.is_dir() else incremental.load(out)
-    step = previous and incremental.plan(previous, project, sources, index, html[0].browse,
-                                         [_unit_name(w) for w in works])
-    staging = _staging_dir(out)
+    staging = _staging_dir(out)  # (first: it completes an interrupted update)
     _made_dirs.clear()  # the staging path may repeat (same pid): nothing is known to exist
     _shared.update(index=index, html=html, staging=staging)
     n = workers or os.cpu_count() or 1
     try:
+        previous = None if full or not out.is_dir() else incremental.load(out)
+        step = previous and incremental.plan(previous, project, sources, index, html[0].browse,
+                                             [_unit_name(w) for w in works])
         if step:
             result = _update(index, works, step, staging, out, n, progress, _site(index, html))
         else:
             state = incremental.new_state(project, sources, html[0].browse)
             result = _full(index, works, state, staging, out, n, progress, _site(index, html))
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if not (staging / JOURNAL).exists():  # else the next build finishes the job
+            shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
         _shared.clear()
@@ -311,7 +319,7 @@ def _full(index: Index, works: list[Work], state: incremental.State, staging: Pa
         if not path.startswith(SEARCH_DIR + "/"):
             (staging / path).unlink()
     searchable = sorted(p for unit in state.units.values() for p in unit.searchable)
-    search = build_search_index(staging, searchable)
+    search = build_search_index(staging, searchable, shard_pages=index.project.shard_pages)
     paths, _, written = _write_files(search.files)
     state.add(incremental.SEARCH, paths, [], [])
     changed += len(written)
@@ -344,13 +352,19 @@ def _update(index: Index, works: list[Work], step: incremental.Plan, staging: Pa
         moved += written
     searchable = sorted(p for name, unit in state.units.items() if name != incremental.SEARCH
                         for p in unit.searchable)
-    # Pagefind (its own process) indexes while this one writes the site-wide files.
+    # Pagefind (its own process) indexes the shards whose pages changed while this one
+    # writes the site-wide files.
+    shard_pages = index.project.shard_pages
+    only = _dirty_shards(searchable, step.searchable, moved, shard_pages)
+    kept = state.units.get(incremental.SEARCH)
+    if kept is None:
+        only = None
     search: list = []
     indexer = None
-    if searchable != step.searchable or incremental.SEARCH not in state.units \
-            or not set(searchable).isdisjoint(moved):
+    if only is None or only:
         indexer = threading.Thread(target=lambda: search.append(
-            _catch(build_search_index, out, searchable, overlay=staging)))
+            _catch(build_search_index, out, searchable, overlay=staging, only=only,
+                   shard_pages=shard_pages)))
         indexer.start()
     try:
         name, paths, _, read, written = site()
@@ -364,16 +378,35 @@ def _update(index: Index, works: list[Work], step: incremental.Plan, staging: Pa
         if isinstance(found, BaseException):
             raise found
         paths, _, written = _write_files(found.files)
+        if only is not None:  # the other shards' files stay as they are
+            paths = sorted(paths + [p for p in kept.files
+                                    if shard_of_file(p) is not None and shard_of_file(p) not in only])
         state.add(incremental.SEARCH, paths, [], [])
         moved += written
     produced = {p for unit in state.units.values() for p in unit.files} | {incremental.STATE}
     if _write(staging, incremental.STATE, incremental.dump(state), out):
         moved.append(incremental.STATE)
     removed = sorted(had - produced)
-    _commit(staging, out, sorted(moved), removed)
+    # The state goes last: until it is in, the next build compares with the last one's.
+    moved = sorted(p for p in moved if p != incremental.STATE) + [incremental.STATE] * (
+        incremental.STATE in moved)
+    _commit(staging, out, moved, removed)
     return BuildResult(out=out, files=len(produced), entities=len(index.entities), report=None,
                        changed=len(moved), removed=len(removed), rendered=len(todo),
                        incremental=True)
+
+
+def _dirty_shards(
+    pages: list[str], before: list[str], written: list[str], shard_pages: int
+) -> set[int] | None:
+    """The search shards to index again: those with a page added, removed or changed (None:
+    all, the number of shards changed)."""
+    count = shard_count(len(pages), shard_pages)
+    if count != shard_count(len(before), shard_pages):
+        return None
+    now = set(pages)
+    touched = (now ^ set(before)) | (now & set(written))
+    return {shard_of(p, count) if count > 1 else 0 for p in touched}
 
 
 def _catch(fn, *args, **kwargs):

@@ -6,6 +6,7 @@ JavaScript; axe-core and 375 px on the new page types; the print stylesheet; pag
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.request
 from datetime import date, datetime
@@ -43,6 +44,7 @@ WORD_ENTRY = "Social Protection as a Human Right in South Asia"
 WORD_PATH = "/resource/social-protection-as-a-human-right-in-south-asia.html"
 LISTING_PATH = "/browse/topic/institutional-capacity-and-coordination"  # .html, /2.html, ...
 PAGE_SIZE = 3
+SHARD_PAGES = 4
 
 
 def _url(pattern: str):
@@ -84,9 +86,11 @@ def _expect_timeout():
 @pytest.fixture(scope="module")
 def paged_site(tmp_path_factory) -> str:
     """The bundled project with `[site] page_size = 3`, built and served: a topic's ten entries
-    fill four listing pages. Yields the base URL."""
+    fill four listing pages. Its search index is in shards of four pages (`[search]
+    shard_pages`), merged by the search page. Yields the base URL."""
     root = copy_project(tmp_path_factory.mktemp("paged") / "project")
-    edit_file(root / "kgpub.toml", "[site]\n", f"[site]\npage_size = {PAGE_SIZE}\n")
+    edit_file(root / "kgpub.toml", "[site]\n",
+              f"[search]\nshard_pages = {SHARD_PAGES}\n\n[site]\npage_size = {PAGE_SIZE}\n")
     with built_and_served(root, root / "site") as url:
         yield url
 
@@ -374,6 +378,24 @@ def test_search_filter_by_type_then_find_an_entry_by_a_word_of_its_summary(page,
     page.wait_for_url(_url(WORD_PATH))
     assert _h1(page) == WORD_ENTRY
     _no_csp_errors(page)
+
+
+def test_search_across_shards_finds_what_one_index_finds(page, browser_site, paged_site):
+    seen = []
+    for base in (browser_site, paged_site):
+        visit(page, base, "/search.html?q=governance")
+        _wait_for_results(page)
+        message = page.locator("#search .pagefind-ui__message")
+        expect(message).to_contain_text("governance")
+        facets = page.locator("#search .pagefind-ui__filter-label").all_text_contents()
+        visit(page, base, f"/search.html?q={WORD}")
+        _wait_for_results(page)
+        expect(page.locator(RESULT_LINKS)).to_have_text([WORD_ENTRY])
+        seen.append((message.inner_text(), sorted(" ".join(f.split()) for f in facets)))
+        _no_csp_errors(page)
+    with urllib.request.urlopen(paged_site + "/_pagefind/shards.json") as response:
+        assert len(json.load(response)["shards"]) >= 2
+    assert seen[0] == seen[1] and seen[0][1], seen
 
 
 def test_search_runs_from_the_query_string(page, browser_site):

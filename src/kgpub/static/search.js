@@ -12,6 +12,9 @@
  * data-page-size     optional: results per page
  * data-unavailable   optional: text shown when the search bundle cannot be loaded
  *
+ * The bundle's shards.json lists the other bundles of a sharded index (merged: Pagefind's
+ * mergeIndex).
+ *
  * ?q=words in the page's URL runs that search, so a plain
  * <form action="search.html"><input name="q"></form> on any page leads here; the URL follows
  * what is typed (replaceState) so that a search can be bookmarked or shared.
@@ -148,16 +151,38 @@
       return true;
     }
     // Load the search engine first (the UI then imports the very same module): when it is
-    // missing the UI would fail with an uncaught error of its own.
-    import(new URL(opts.bundlePath + "pagefind.js", document.baseURI).href).then(
-      function () {
-        mount(el, opts);
-      },
-      function (e) {
-        unavailable(el, e);
-      }
-    );
+    // missing the UI would fail with an uncaught error of its own. A large site's index is
+    // split into bundles ("shards") that are searched together: shards.json lists the others.
+    import(new URL(opts.bundlePath + "pagefind.js", document.baseURI).href)
+      .then(function () {
+        return shards(opts);
+      })
+      .then(
+        function () {
+          mount(el, opts);
+        },
+        function (e) {
+          unavailable(el, e);
+        }
+      );
     return true;
+  }
+
+  function shards(opts) {
+    return fetch(opts.bundlePath + "shards.json").then(function (response) {
+      if (!response.ok) return; // an index in one piece
+      return response.json().then(function (list) {
+        var dirs = (list && list.shards) || [];
+        var merge = [];
+        for (var i = 0; i < dirs.length; i++) {
+          // Only plain subdirectories of the bundle ("shard-2/"), nothing else.
+          if (/^shard-[0-9]+\/$/.test(dirs[i])) {
+            merge.push({ bundlePath: opts.bundlePath + dirs[i], baseUrl: opts.baseUrl });
+          }
+        }
+        if (merge.length) opts.mergeIndex = merge;
+      });
+    });
   }
 
   function later() {
