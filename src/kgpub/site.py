@@ -210,20 +210,22 @@ def _chunks(works: list[Work]) -> list[list[Work]]:
 
 def _render_all(
     works: list[Work], workers: int, progress: Progress | None, site: Callable[[], Done | None],
-) -> tuple[list[Done], Done | None]:
-    """Render the units (in forked workers when there are many) and meanwhile, in this
-    process, the site-wide files (site())."""
+    take: Callable[[Done], None],
+) -> Done | None:
+    """Render the units (in forked workers when there are many), handing each result to take()
+    as it comes (a site's worth of results would hold every path and key at once), and
+    meanwhile, in this process, the site-wide files: site()'s result is returned."""
     chunks = _chunks(works)
     total, done = len(works) + 1, 0
-    results: list[Done] = []
     entities = sum(1 for w in works if w[0] == "e")
     if workers <= 1 or entities < PARALLEL_MIN_ENTITIES or "fork" not in mp.get_all_start_methods():
         for chunk in chunks:
-            results += _render_chunk(chunk)
+            for result in _render_chunk(chunk):
+                take(result)
             done += len(chunk)
             if progress:
                 progress(done, total)
-        return results, site()
+        return site()
     # Objects that exist now are never collected in the workers: the garbage collector does
     # not touch (and copy) the pages they share with this process.
     gc.freeze()
@@ -232,13 +234,14 @@ def _render_all(
             pending = pool.imap_unordered(_render_chunk, chunks)
             site_done = site()
             for chunk_done in pending:
-                results += chunk_done
+                for result in chunk_done:
+                    take(result)
                 done += len(chunk_done)
                 if progress:
                     progress(done, total)
     finally:
         gc.unfreeze()
-    return results, site_done
+    return site_done
 
 
 def _works(index: Index, html: list[HtmlRenderer]) -> list[Work]:
@@ -307,11 +310,15 @@ def _full(index: Index, works: list[Work], state: incremental.State, staging: Pa
     and then replaces it in one atomic swap."""
     previous = _link_tree(out, staging) if out.is_dir() else set()
     _shared["against"] = None
-    results, site_done = _render_all(works, workers, progress, site)
     changed = 0
-    for name, paths, searchable, read, written in [*results, site_done]:
+
+    def take(result: Done) -> None:
+        nonlocal changed
+        name, paths, searchable, read, written = result
         state.add(name, paths, searchable, read)
         changed += len(written)
+
+    take(_render_all(works, workers, progress, site, take))
     produced = {p for unit in state.units.values() for p in unit.files}
     # What the previous site had and this one does not make goes first: search then indexes
     # exactly the pages of this build.
@@ -345,11 +352,14 @@ def _update(index: Index, works: list[Work], step: incremental.Plan, staging: Pa
     wanted = set(step.render)
     todo = [w for w in works if _unit_name(w) in wanted]
     _shared["against"] = out
-    results, _ = _render_all(todo, workers, progress, lambda: None)
     moved: list[str] = []
-    for name, paths, searchable, read, written in results:
+
+    def take(result: Done) -> None:
+        name, paths, searchable, read, written = result
         state.add(name, paths, searchable, read)
-        moved += written
+        moved.extend(written)
+
+    _render_all(todo, workers, progress, lambda: None, take)
     searchable = sorted(p for name, unit in state.units.items() if name != incremental.SEARCH
                         for p in unit.searchable)
     # Pagefind (its own process) indexes the shards whose pages changed while this one

@@ -4,6 +4,7 @@ feed, and the OAI-PMH records the server's provider answers from."""
 from __future__ import annotations
 
 import json
+import weakref
 from collections import Counter
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape, quoteattr
@@ -124,8 +125,18 @@ def robots_txt(index: Index) -> bytes:
 # ---- VoID + DCAT --------------------------------------------------------------------------------
 
 
+_statistics: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def statistics(index: Index) -> dict:
-    """Counts over the published graph, exactly as SPARQL counts them on the endpoint."""
+    """Counts over the published graph, exactly as SPARQL counts them on the endpoint (once per
+    index: VoID and the server's site.json both give them)."""
+    if index not in _statistics:
+        _statistics[index] = _count(index)
+    return _statistics[index]
+
+
+def _count(index: Index) -> dict:
     triples = index.triples
     distinct = set(triples)
     subjects = {t.subject for t in distinct}

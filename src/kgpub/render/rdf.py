@@ -35,7 +35,8 @@ def dumps(index: Index) -> Iterator[tuple[str, bytes]]:
     uncompressed copy or sort of the whole graph is held in memory."""
     for fmt in DUMP_FORMATS:
         buf = io.BytesIO()
-        with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:
+        # Level 6 (zlib's default) compresses twice as fast as gzip's 9, a few % larger.
+        with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=6) as gz:
             if fmt.rdf == ox.RdfFormat.TURTLE:
                 ox.serialize(index.triples, gz, format=fmt.rdf,
                              prefixes=used_prefixes(index.triples, index.prefixes))
