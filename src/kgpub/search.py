@@ -148,11 +148,13 @@ def build_search_index(
     others = [shard_dir(i) for i in range(1, count) if groups[i]]
     files = [(f"{SEARCH_DIR}/{SHARDS_FILE}",
               json.dumps({"shards": others}, sort_keys=True).encode() + b"\n")]
+    todo = [i for i, group in enumerate(groups)
+            if (only is None or i in only) and (group or i == 0)]
+    # One Pagefind process per core at a time (each is single-threaded).
+    with concurrent.futures.ThreadPoolExecutor(min(len(todo), os.cpu_count() or 1) or 1) as pool:
+        bundles = list(pool.map(lambda i: _bundle(roots, groups[i]), todo))
     indexed, languages = 0, set()
-    for i, group in enumerate(groups):
-        if (only is not None and i not in only) or (not group and i > 0):
-            continue
-        shard = _bundle(roots, group)
+    for i, shard in zip(todo, bundles, strict=True):
         files += [(f"{SEARCH_DIR}/{shard_dir(i)}{path}", content) for path, content in shard.files]
         indexed += shard.pages
         languages.update(shard.languages)

@@ -137,20 +137,27 @@ def statistics(index: Index) -> dict:
 
 
 def _count(index: Index) -> dict:
-    triples = index.triples
-    distinct = set(triples)
-    subjects = {t.subject for t in distinct}
-    entities = {s for s in subjects if isinstance(s, ox.NamedNode) and s.value.startswith(index.base)}
+    # From the index's subject -> property -> objects map (one pass, no set of 1M triples):
+    # a subject key without ":" is a blank node's label (kgpub.index).
+    triples, properties, objects = 0, set(), set()
     classes: Counter = Counter()
-    typed = {(t.subject, t.object) for t in distinct if t.predicate.value == RDF_TYPE}
-    for _, cls in typed:
-        classes[cls.value] += 1
+    entities = 0
+    for subject, preds in index.out.items():
+        if ":" in subject and subject.startswith(index.base):
+            entities += 1
+        for prop, values in preds.items():
+            distinct = set(values)
+            triples += len(distinct)
+            properties.add(prop)
+            objects.update(distinct)
+            if prop == RDF_TYPE:
+                classes.update(o.value for o in distinct)
     return {
-        "triples": len(distinct),
-        "entities": len(entities),
-        "distinctSubjects": len(subjects),
-        "properties": len({t.predicate for t in distinct}),
-        "distinctObjects": len({t.object for t in distinct}),
+        "triples": triples,
+        "entities": entities,
+        "distinctSubjects": len(index.out),
+        "properties": len(properties),
+        "distinctObjects": len(objects),
         "classes": dict(sorted(classes.items())),
     }
 
