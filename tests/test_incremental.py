@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -72,10 +73,19 @@ def rebuild(project: Path, out: Path):
     return result
 
 
-def test_nothing_changed_renders_nothing(project, published):
+def test_nothing_changed_renders_nothing(project, published, kgpub_bin):
     before = tree(published)
     result = rebuild(project, published)
     assert (result.rendered, result.changed, result.removed) == (0, 0, 0)
+    assert tree(published) == before
+    # The command says so, and --timings says where the time went.
+    run = subprocess.run([str(kgpub_bin), "build", "--project", str(project), "--out",
+                          str(published), "--timings"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "incremental: 0 entities and listing pages rendered again" in run.stdout
+    stages = re.search(r"^timings: (.*)$", run.stderr, re.M).group(1)
+    assert [s.rsplit(" ", 2)[0] for s in stages.split(", ")][:4] == [
+        "load", "validate", "index and navigation", "plan"]
     assert tree(published) == before
 
 

@@ -92,7 +92,9 @@ def validate(project_dir: Path, fmt: str, engine: str) -> None:
 @engine_option
 @click.option("--full", is_flag=True, default=False,
               help="Render every page, even when only some read data that changed.")
-def build(project_dir: Path, out: Path | None, engine: str, full: bool) -> None:
+@click.option("--timings", is_flag=True, default=False,
+              help="Print the wall time of each stage of the build.")
+def build(project_dir: Path, out: Path | None, engine: str, full: bool, timings: bool) -> None:
     """Validate, then write the site: HTML, RDF per entity, dumps. Nothing is written on
     violations, and the previous site stays until the new one is complete. A rebuild after
     data edits renders only the pages that show something edited."""
@@ -117,6 +119,9 @@ def build(project_dir: Path, out: Path | None, engine: str, full: bool) -> None:
         click.echo(
             f"{len(result.report.warnings)} warning(s); run `kgpub validate` to see them.", err=True
         )
+    if timings:
+        click.echo("timings: " + ", ".join(f"{stage} {secs:.2f} s"
+                                           for stage, secs in result.timings.items()), err=True)
     how = (f"; incremental: {result.rendered} entities and listing pages rendered again"
            if result.incremental else "")
     click.echo(f"Built {result.entities} entities, {result.files} files into {result.out} "

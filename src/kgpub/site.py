@@ -15,8 +15,9 @@ import os
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
@@ -62,6 +63,20 @@ class BuildResult:
     removed: int = 0  # files of the previous site no longer produced
     rendered: int = 0  # units rendered: entities and listing pages (kgpub.incremental)
     incremental: bool = False  # only the units that read something changed were rendered
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> wall seconds
+
+
+class Stopwatch:
+    """Wall time per stage of a build (kgpub build --timings)."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.times[stage] = self.times.get(stage, 0.0) + now - self._last
+        self._last = now
 
 
 def load_index(project: Project, engine: str = "auto") -> tuple[Index, Report]:
@@ -274,13 +289,17 @@ def build(
     build's."""
     out = Path(out) if out else project.root / "site"
     check_output(project, out)
+    clock = Stopwatch()
     sources = load_sources(project)
+    clock.lap("load")
     report = validate_sources(sources, engine=engine)
+    clock.lap("validate")
     if not report.conforms:
         raise InvalidData(report)
     index = Index(project, sources)
     html = renderers(index)
     works = _works(index, html)
+    clock.lap("index and navigation")
     staging = _staging_dir(out)  # (first: it completes an interrupted update)
     _made_dirs.clear()  # the staging path may repeat (same pid): nothing is known to exist
     _shared.update(index=index, html=html, staging=staging)
@@ -290,10 +309,14 @@ def build(
         step = previous and incremental.plan(previous, project, sources, index, html[0].browse,
                                              [_unit_name(w) for w in works])
         if step:
-            result = _update(index, works, step, staging, out, n, progress, _site(index, html))
+            clock.lap("plan")
+            result = _update(index, works, step, staging, out, n, progress, _site(index, html),
+                             clock)
         else:
             state = incremental.new_state(project, sources, html[0].browse)
-            result = _full(index, works, state, staging, out, n, progress, _site(index, html))
+            clock.lap("plan")
+            result = _full(index, works, state, staging, out, n, progress, _site(index, html),
+                           clock)
     except BaseException:
         if not (staging / JOURNAL).exists():  # else the next build finishes the job
             shutil.rmtree(staging, ignore_errors=True)
@@ -301,11 +324,13 @@ def build(
     finally:
         _shared.clear()
     result.report = report
+    result.timings = clock.times
     return result
 
 
 def _full(index: Index, works: list[Work], state: incremental.State, staging: Path, out: Path,
-          workers: int, progress: Progress | None, site: Callable[[], Done]) -> BuildResult:
+          workers: int, progress: Progress | None, site: Callable[[], Done],
+          clock: Stopwatch) -> BuildResult:
     """Every unit, into a staging directory that starts as hard links to the previous site
     and then replaces it in one atomic swap."""
     previous = _link_tree(out, staging) if out.is_dir() else set()
@@ -319,6 +344,7 @@ def _full(index: Index, works: list[Work], state: incremental.State, staging: Pa
         changed += len(written)
 
     take(_render_all(works, workers, progress, site, take))
+    clock.lap("render (pages, and the site-wide files meanwhile)")
     produced = {p for unit in state.units.values() for p in unit.files}
     # What the previous site had and this one does not make goes first: search then indexes
     # exactly the pages of this build.
@@ -328,6 +354,7 @@ def _full(index: Index, works: list[Work], state: incremental.State, staging: Pa
     searchable = sorted(p for unit in state.units.values() for p in unit.searchable)
     search = build_search_index(staging, searchable, shard_pages=index.project.shard_pages)
     paths, _, written = _write_files(search.files)
+    clock.lap("search")
     state.add(incremental.SEARCH, paths, [], [])
     changed += len(written)
     changed += _write(staging, incremental.STATE, incremental.dump(state))
@@ -338,12 +365,14 @@ def _full(index: Index, works: list[Work], state: incremental.State, staging: Pa
             (staging / path).unlink()
     _prune_empty_dirs(staging)
     _swap_into_place(staging, out)
+    clock.lap("write state, swap in")
     return BuildResult(out=out, files=len(produced), entities=len(index.entities), report=None,
                        changed=changed, removed=len(removed), rendered=len(works))
 
 
 def _update(index: Index, works: list[Work], step: incremental.Plan, staging: Path, out: Path,
-            workers: int, progress: Progress | None, site: Callable[[], Done]) -> BuildResult:
+            workers: int, progress: Progress | None, site: Callable[[], Done],
+            clock: Stopwatch) -> BuildResult:
     """Render the units the plan names and the site-wide files into an empty staging
     directory, keeping there only files whose bytes differ from the published ones; then move
     them into the site. The moves are journalled: an interrupted update is completed by the
@@ -360,6 +389,7 @@ def _update(index: Index, works: list[Work], step: incremental.Plan, staging: Pa
         moved.extend(written)
 
     _render_all(todo, workers, progress, lambda: None, take)
+    clock.lap("render")
     searchable = sorted(p for name, unit in state.units.items() if name != incremental.SEARCH
                         for p in unit.searchable)
     # Pagefind (its own process) indexes the shards whose pages changed while this one
@@ -372,12 +402,17 @@ def _update(index: Index, works: list[Work], step: incremental.Plan, staging: Pa
     search: list = []
     indexer = None
     if only is None or only:
-        indexer = threading.Thread(target=lambda: search.append(
-            _catch(build_search_index, out, searchable, overlay=staging, only=only,
-                   shard_pages=shard_pages)))
+        def index_search() -> None:
+            start = time.perf_counter()
+            search.append(_catch(build_search_index, out, searchable, overlay=staging,
+                                 only=only, shard_pages=shard_pages))
+            clock.times["(search, meanwhile)"] = time.perf_counter() - start
+
+        indexer = threading.Thread(target=index_search)
         indexer.start()
     try:
         name, paths, _, read, written = site()
+        clock.lap("site-wide files")
     finally:
         if indexer:
             indexer.join()
@@ -393,6 +428,7 @@ def _update(index: Index, works: list[Work], step: incremental.Plan, staging: Pa
                                     if shard_of_file(p) is not None and shard_of_file(p) not in only])
         state.add(incremental.SEARCH, paths, [], [])
         moved += written
+    clock.lap("search (waited for)")
     produced = {p for unit in state.units.values() for p in unit.files} | {incremental.STATE}
     if _write(staging, incremental.STATE, incremental.dump(state), out):
         moved.append(incremental.STATE)
@@ -401,6 +437,7 @@ def _update(index: Index, works: list[Work], step: incremental.Plan, staging: Pa
     moved = sorted(p for p in moved if p != incremental.STATE) + [incremental.STATE] * (
         incremental.STATE in moved)
     _commit(staging, out, moved, removed)
+    clock.lap("write state, move in")
     return BuildResult(out=out, files=len(produced), entities=len(index.entities), report=None,
                        changed=len(moved), removed=len(removed), rendered=len(todo),
                        incremental=True)

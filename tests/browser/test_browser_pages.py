@@ -5,6 +5,7 @@ pages at desktop and phone widths (tests/artifacts/screenshots/)."""
 
 from __future__ import annotations
 
+import re
 import struct
 
 import pytest
@@ -85,7 +86,7 @@ def test_tab_focuses_the_skip_link_first_and_shows_it(page, browser_site, name):
     assert on_top, "the focused skip link is covered by another element"
     # Activating it goes to the main content.
     page.keyboard.press("Enter")
-    assert page.url.endswith("#main")
+    page.wait_for_url(re.compile(r".*#main$"))  # (a fragment navigation is not instant)
     assert page.locator("main#main").count() == 1
 
 
