@@ -1,7 +1,10 @@
-"""Site: the build pipeline. load -> validate -> index -> render -> write, then an atomic swap.
+"""Site: the build pipeline. load -> validate -> index -> render -> write.
 
-Everything is rendered into a fresh directory beside the output; only a complete build replaces
-the previous site, in one atomic rename, so a failed or killed build leaves the old site intact.
+Everything is written into a staging directory beside the output, so a failed or killed build
+leaves the old site intact. A full build's staging directory becomes the site in one atomic
+rename. An incremental one (kgpub.incremental: only the units that read an edited statement
+are rendered again) stages only the files whose bytes changed and moves them in from a journal
+written first, which the next build completes if this one is killed while moving.
 """
 
 from __future__ import annotations
@@ -79,23 +82,6 @@ class Stopwatch:
         self._last = now
 
 
-def load_index(project: Project, engine: str = "auto") -> tuple[Index, Report]:
-    """Load and validate the project; refuse on violations. The one entry point to a graph.
-    engine: the SHACL engine (kgpub.validate.validate_sources)."""
-    sources = load_sources(project)
-    report = validate_sources(sources, engine=engine)
-    if not report.conforms:
-        raise InvalidData(report)
-    return Index(project, sources), report
-
-
-def render_site(index: Index) -> Iterator[tuple[str, bytes]]:
-    """Every file of the site as (relative path, bytes), in a deterministic order."""
-    html = renderers(index)
-    yield from render_entities(index, index.entities, html)
-    yield from listing_pages(html, 0, len(html[0].browse.pages()))
-    yield from site_files(index, html)
-
 
 def renderers(index: Index) -> list[HtmlRenderer]:
     """One HTML renderer per site language (the default first), sharing one navigation."""
@@ -133,14 +119,6 @@ def navigation_pages(html: list[HtmlRenderer]) -> Iterator[tuple[str, str]]:
         for facet in ("type", "place", "organisation", "year"):
             yield r.render_facet(facet)
 
-
-def listing_pages(html: list[HtmlRenderer], lo: int, hi: int) -> Iterator[tuple[str, bytes]]:
-    """Listing pages lo..hi-1 (of Browse.pages()), in every language."""
-    pages = html[0].browse.pages()[lo:hi]
-    for r in html:
-        for listing, n in pages:
-            path, page = r.render_listing(listing, n)
-            yield path, page.encode("utf-8")
 
 
 def site_files(index: Index, html: list[HtmlRenderer] | None = None) -> Iterator[tuple[str, bytes]]:
@@ -240,7 +218,10 @@ def _render_all(
             done += len(chunk)
             if progress:
                 progress(done, total)
-        return site()
+        site_done = site()
+        if progress:
+            progress(total, total)
+        return site_done
     # Objects that exist now are never collected in the workers: the garbage collector does
     # not touch (and copy) the pages they share with this process.
     gc.freeze()
@@ -256,6 +237,8 @@ def _render_all(
                     progress(done, total)
     finally:
         gc.unfreeze()
+    if progress:
+        progress(total, total)
     return site_done
 
 
