@@ -135,6 +135,14 @@ def test_edits_render_a_small_part_and_give_a_full_builds_site(project, publishe
     assert not page.exists()
     same_as_full_build(project, published, tmp_path)
 
+    # 4. a scheme declared in the data, and nothing else: the vocabulary page lists every
+    # scheme of the graph (a list over the whole graph is read again after any edit)
+    topics.write_text(topics.read_text() + "\n<extra-scheme> a skos:ConceptScheme ;\n"
+                      '    skos:prefLabel "Extra scheme"@en .\n')
+    rebuild(project, published)
+    assert b"Extra scheme" in (published / "ontology.html").read_bytes()
+    same_as_full_build(project, published, tmp_path)
+
 
 def test_what_is_not_data_means_a_full_build(project, published):
     proj = load_project(project)

@@ -32,7 +32,7 @@ import pyoxigraph as ox
 
 from .browse import Browse
 from .config import Project
-from .index import Index, incoming_key
+from .index import EVERYTHING, Index, incoming_key
 from .load import Sources
 
 STATE = ".kgpub/build-state.json"
@@ -144,7 +144,7 @@ def plan(previous: State, project: Project, sources: Sources, index: Index,
         changed |= {s for s in new.keys() | old.keys() if new.get(s) != old.get(s)}
     # A page that listed what links to an IRI noted each IRI it was given: a changed subject
     # that no longer links there is found by its own key; one that now does, by the target's.
-    dirty = set(changed)
+    dirty = set(changed) | ({EVERYTHING} if changed else set())
     for s in changed:
         for prop, objects in index.out.get(s, {}).items():
             for o in objects:

@@ -181,7 +181,13 @@ class Index:
         return "thing"
 
     def of_kind(self, kind: str) -> list[str]:
+        self.note(EVERYTHING)  # a list over the whole graph: any edit may change it
         return [e for e in self.entities if self.kind(e) == kind]
+
+    def subjects(self) -> list[str]:
+        """Every subject of the graph (IRIs and blank node labels)."""
+        self.note(EVERYTHING)
+        return list(self.out)
 
     # ---- values and labels ------------------------------------------------------------------
 
@@ -272,6 +278,11 @@ class Index:
                 for v in self.values(other, prop):
                     triples.append(ox.Triple(node, ox.NamedNode(prop), v))
         return triples
+
+
+# The key noted by a page that reads a list over the whole graph (kgpub.incremental renders such
+# pages again after any edit).
+EVERYTHING = "*"
 
 
 def incoming_key(iri: str, prop: str | None = None) -> str:

@@ -728,7 +728,7 @@ class HtmlRenderer:
 
     def _ontology(self, page: str) -> dict:
         ix = self.index
-        terms = sorted(s for s in ix.out if s.startswith(ix.vocab) and len(s) > len(ix.vocab))
+        terms = sorted(s for s in ix.subjects() if s.startswith(ix.vocab) and len(s) > len(ix.vocab))
 
         def term(t):
             return {
