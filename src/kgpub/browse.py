@@ -34,6 +34,10 @@ class Listing:
     def pages(self, size: int) -> int:
         return max(1, math.ceil(len(self.entries) / size))
 
+    def page(self, n: int, size: int) -> tuple[str, ...]:
+        """The entries on page n."""
+        return self.entries[(n - 1) * size : n * size]
+
     def page_path(self, n: int) -> str:
         """browse/type/report.html, then browse/type/report/2.html..."""
         return f"{BROWSE}{self.key}.html" if n == 1 else f"{BROWSE}{self.key}/{n}.html"
@@ -126,8 +130,7 @@ class Browse:
     def page_entries(self, listing: Listing, n: int) -> tuple[str, ...]:
         """The entries on page n of a listing."""
         self.index.note(nav_key("P", listing.key, str(n)))
-        first = (n - 1) * self.page_size
-        return listing.entries[first : first + self.page_size]
+        return listing.page(n, self.page_size)
 
     def fingerprints(self) -> dict[str, str]:
         """A digest of each navigation key's value: what listing_of, head, count, related_of
@@ -141,8 +144,7 @@ class Browse:
                 out[nav_key("C", x.iri)] = str(len(x.entries))
             pages = x.pages(self.page_size)
             for n in range(1, pages + 1):
-                first = (n - 1) * self.page_size
-                page = x.entries[first : first + self.page_size]
+                page = x.page(n, self.page_size)
                 out[nav_key("P", x.key, str(n))] = _digest((str(len(x.entries)), *page))
         for topic, related in self.related.items():
             out[nav_key("R", topic)] = _digest(related)

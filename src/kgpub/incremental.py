@@ -9,8 +9,7 @@ in each data file and of each navigation key in ``.kgpub/build-state.json`` (not
 The next build compares. Subjects whose triples changed are dirty, and so is what links to
 the IRIs they now link to (a page that read what links to an IRI noted every IRI it was
 given, so a link removed is found by its subject), and every navigation key whose digest
-changed; a unit is rendered again only when it
-read a dirty key, or is new. Anything else that can change every page (the configuration,
+changed; a unit is rendered again only when it read a dirty key, or is new. Anything else that can change every page (the configuration,
 ontology or shapes, the set of source files, kgpub or the libraries that write the files)
 makes it a full build.
 """
@@ -124,7 +123,6 @@ class Plan:
     render: list[str]  # units to render again (or for the first time)
     had: set[str]  # the files of the last build
     searchable: list[str]  # the pages the last build's search index has, sorted
-    dirty: int  # keys found changed (subjects, the IRIs they link to, navigation keys)
 
 
 def plan(previous: State, project: Project, sources: Sources, index: Index,
@@ -162,8 +160,7 @@ def plan(previous: State, project: Project, sources: Sources, index: Index,
         state=state, render=render,
         had={p for unit in previous.units.values() for p in unit.files} | {STATE},
         searchable=sorted(p for name, unit in previous.units.items() if name != SEARCH
-                          for p in unit.searchable),
-        dirty=len(dirty))
+                          for p in unit.searchable))
 
 
 # ---- the state file: JSON, keys read stored once in a table and per unit as indexes ----------

@@ -143,7 +143,7 @@ def build_search_index(
     count = shard_count(len(pages), shard_pages or SHARD_PAGES)
     groups: list[list[str]] = [[] for _ in range(count)]
     for page in pages:
-        groups[shard_of(page, count) if count > 1 else 0].append(page)
+        groups[shard_of(page, count)].append(page)
     # Every shard the search page is to merge, whether indexed now or kept from before.
     others = [shard_dir(i) for i in range(1, count) if groups[i]]
     files = [(f"{SEARCH_DIR}/{SHARDS_FILE}",

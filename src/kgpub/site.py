@@ -407,18 +407,16 @@ def _update(index: Index, works: list[Work], step: incremental.Plan, staging: Pa
             raise found
         paths, _, written = _write_files(found.files)
         if only is not None:  # the other shards' files stay as they are
-            paths = sorted(paths + [p for p in kept.files
-                                    if shard_of_file(p) is not None and shard_of_file(p) not in only])
+            paths = sorted(paths + [p for p in kept.files if shard_of_file(p) not in only | {None}])
         state.add(incremental.SEARCH, paths, [], [])
         moved += written
     clock.lap("search (waited for)")
     produced = {p for unit in state.units.values() for p in unit.files} | {incremental.STATE}
+    removed = sorted(had - produced)
+    moved.sort()
+    # The state goes last: until it is in, the next build compares with the last one's.
     if _write(staging, incremental.STATE, incremental.dump(state), out):
         moved.append(incremental.STATE)
-    removed = sorted(had - produced)
-    # The state goes last: until it is in, the next build compares with the last one's.
-    moved = sorted(p for p in moved if p != incremental.STATE) + [incremental.STATE] * (
-        incremental.STATE in moved)
     _commit(staging, out, moved, removed)
     clock.lap("write state, move in")
     return BuildResult(out=out, files=len(produced), entities=len(index.entities), report=None,
@@ -436,7 +434,7 @@ def _dirty_shards(
         return None
     now = set(pages)
     touched = (now ^ set(before)) | (now & set(written))
-    return {shard_of(p, count) if count > 1 else 0 for p in touched}
+    return {shard_of(p, count) for p in touched}
 
 
 def _catch(fn, *args, **kwargs):
