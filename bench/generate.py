@@ -461,8 +461,8 @@ SENTENCES = [
 ]
 
 # Violations that --violations injects, round-robin in this order: (kind, path as kgpub shows it,
-# shape, rules kgpub reports for it with shapes/shapes.ttl as it is, what the edit is). Most give one
-# problem; a javascript: page gives two (shape:Entry-page's pattern and shape:Links).
+# shape, rules kgpub reports for it with shapes/shapes.ttl as it is, what the edit is). Each gives
+# one problem, its rules together (a javascript: page: shape:Entry-page's pattern and shape:Links).
 RULES = [
     ("missing-title", "dcterms:title", "shape:Entry-title", ["sh:MinCountConstraintComponent"],
      "the entry's dcterms:title statements are removed"),
@@ -1380,9 +1380,9 @@ def _generate(entries: int, out: Path, seed: int, violations: int, repo: Path) -
         (out / "violations.json").write_text(json.dumps({
             "generator": "bench/generate.py", "entries": entries, "seed": seed,
             "count": violations, "base": base,
-            "note": "Each violation is reported by `kgpub validate` as one problem per rule in "
-                    "`rules` (focus, path, rule); file and line are where kgpub locates the focus, "
-                    "statement_line the edited statement.",
+            "note": "Each violation is reported by `kgpub validate` as one problem (focus, "
+                    "path) with the rules in `rules` together, at statement_line: the line of the "
+                    "edited statement (the subject's, line, when a statement is missing).",
             "violations": manifest,
         }, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         files_written += 1

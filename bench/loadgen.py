@@ -67,6 +67,7 @@ class LoadResult:
     max_ms: float
     errors: dict = field(default_factory=dict)  # kind -> count (non-2xx/3xx under "status")
     statuses: dict = field(default_factory=dict)  # "2xx" -> count (Python generator only)
+    codes: dict = field(default_factory=dict)  # 200 -> count, 503 -> count (Python generator only)
 
     @property
     def rps(self) -> float:
@@ -137,7 +138,8 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
 
 
 async def _client(host: str, port: int, paths: list[str], headers: str, deadline: float,
-                  offset: int, latencies: list[float], statuses: dict, errors: dict) -> None:
+                  offset: int, latencies: list[float], statuses: dict, errors: dict,
+                  codes: dict, timeout: float = 5) -> None:
     conn = None
     i = offset
     while time.perf_counter() < deadline:
@@ -149,10 +151,11 @@ async def _client(host: str, port: int, paths: list[str], headers: str, deadline
             i += 1
             started = time.perf_counter()
             writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{headers}\r\n".encode())
-            status, close = await asyncio.wait_for(_read_response(reader), 5)
+            status, close = await asyncio.wait_for(_read_response(reader), timeout)
             latencies.append(time.perf_counter() - started)
             key = f"{status // 100}xx"
             statuses[key] = statuses.get(key, 0) + 1
+            codes[status] = codes.get(status, 0) + 1
             if status >= 400:
                 errors["status"] = errors.get("status", 0) + 1
             if close:
@@ -169,7 +172,10 @@ async def _client(host: str, port: int, paths: list[str], headers: str, deadline
 
 
 def run_python(url: str, paths: list[str], *, accept: str = "", connections: int = 32,
-               seconds: float = 10) -> LoadResult:
+               seconds: float = 10, timeout: float = 5) -> LoadResult:
+    """Each connection sends its next request when the last is answered (closed loop); a
+    request not answered within timeout seconds counts as an error and its connection is
+    replaced."""
     if not url.startswith(("http://127.", "http://localhost")):
         raise ValueError("load tests only against the loopback address")
     hostport = url.split("//", 1)[1].rstrip("/")
@@ -178,13 +184,15 @@ def run_python(url: str, paths: list[str], *, accept: str = "", connections: int
     latencies: list[float] = []
     statuses: dict = {}
     errors: dict = {}
+    codes: dict = {}
 
     async def main() -> float:
         started = time.perf_counter()
         deadline = started + seconds
         await asyncio.wait_for(asyncio.gather(*(
             _client(host, int(port), paths, headers, deadline, k * 7919 % len(paths), latencies,
-                    statuses, errors) for k in range(connections))), seconds + 30)
+                    statuses, errors, codes, timeout) for k in range(connections))),
+            seconds + timeout + 30)
         return time.perf_counter() - started
 
     elapsed = asyncio.run(main())
@@ -199,5 +207,5 @@ def run_python(url: str, paths: list[str], *, accept: str = "", connections: int
         tool=f"Python asyncio generator, {connections} connections, {seconds:g} s",
         requests=len(latencies), seconds=elapsed, p50_ms=pct(50), p90_ms=pct(90), p99_ms=pct(99),
         max_ms=(latencies[-1] * 1000 if latencies else float("nan")), errors=errors,
-        statuses=statuses,
+        statuses=statuses, codes=codes,
     )

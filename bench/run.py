@@ -12,6 +12,9 @@ as the median of R runs and, where there is one, as a ratio to a floor measured 
   incremental       one entry's title changed, `kgpub build` into the same --out; files changed
   server start-up   `kgpub serve --site OUT` until `/` answers 200
   SPARQL            the endpoint's example queries over HTTP vs raw pyoxigraph in-process
+  SPARQL under load 16 clients running the example queries: kgpub /sparql vs an Oxigraph server
+                    (`oxigraph serve-read-only`, pip install oxigraph) on the same dump, same
+                    client, same run: answered queries/s and 503s (bench/sparql_queue.py)
   load              wrk (or a Python generator), 32 connections: negotiated 303s, document GETs
   OAI-PMH           a full ListRecords harvest with Sickle
 
@@ -78,7 +81,8 @@ TARGETS = {
 # Share of a size's time budget that each section may spend on repeated runs, and the timeout of
 # one run (seconds; never more than what is left of the budget, never less than 30 s).
 SLICES = {
-    "build": 0.25, "floor": 0.06, "server": 0.05, "sparql": 0.05, "load_303": 0.04,
+    "build": 0.25, "floor": 0.06, "server": 0.05, "sparql": 0.05, "sparql_load": 0.03,
+    "load_303": 0.04,
     "load_docs": 0.04, "oai": 0.12, "validate": 0.10, "pyshacl": 0.10, "incremental": 0.15,
 }
 CAPS = {"build": 1800, "floor": 600, "server": 150, "oai": 900, "validate": 150, "pyshacl": 600,
@@ -90,6 +94,7 @@ SECTIONS = [  # (key, heading), in the report's order
     ("incremental", "Incremental rebuild"),
     ("server", "Server start-up"),
     ("sparql", "SPARQL latency"),
+    ("sparql_load", "SPARQL under load"),
     ("load", "Load"),
     ("oai", "OAI-PMH harvest"),
 ]
@@ -380,6 +385,7 @@ class SizeRun:
         try:
             self.section("server", self.do_server)
             self.section("sparql", self.do_sparql)
+            self.section("sparql_load", self.do_sparql_load)
             self.section("load_303", lambda: self.do_load("303"))
             self.section("load_docs", lambda: self.do_load("docs"))
             self.section("oai", self.do_oai)
@@ -438,7 +444,7 @@ class SizeRun:
 
     def do_build(self) -> dict:
         def one(timeout: float) -> dict:
-            shutil.rmtree(self.site, ignore_errors=True)
+            remove_site(self.site)
             r = self.kgpub_build(self.site, timeout)
             log(f"  build: {fs(r['wall'])}{' (stopped)' if r.get('stopped') else ''}, "
                 f"peak {fm(r['peak'])}")
@@ -658,6 +664,29 @@ class SizeRun:
         return {"rows": rows, "triples": triples, "source": source,
                 "worst_ratio": max(ratios) if ratios else None,
                 "median_ratio": median(ratios)}
+
+    def do_sparql_load(self) -> dict:
+        """16 clients on the example queries: kgpub's /sparql, then an Oxigraph server loaded
+        with the same dump, same client (bench/sparql_queue.py)."""
+        import sparql_queue
+
+        from kgpub.config import load_project
+        from kgpub.examples import example_queries
+
+        if sparql_queue.oxigraph_command() is None:
+            raise Skip("the Oxigraph server is not installed (pip install oxigraph, in the test "
+                       "extra)")
+        server = self.need_server()
+        dump = self.site / "dumps" / "dataset.nt.gz"
+        if not dump.is_file():
+            raise Skip("the site has no dumps/dataset.nt.gz")
+        queries = [ex.query for ex in example_queries(load_project(self.project).base)]
+        seconds = min(self.args.load_seconds, max(2.0, SLICES["sparql_load"] * self.args.budget / 3))
+        data = sparql_queue.compare(server["url"], dump, queries, clients=16, seconds=seconds)
+        k, o = data["kgpub"], data["oxigraph"]
+        log(f"  sparql under load: kgpub {k['qps']:,.0f} q/s ({k['busy_503']} x 503), "
+            f"oxigraph {o['qps']:,.0f} q/s ({o['busy_503']} x 503), ratio {fr(data['ratio'])}")
+        return data
 
     def load_paths(self) -> dict:
         if "paths" in self.__dict__:
@@ -1290,6 +1319,17 @@ def render_sparql(w, s: dict) -> None:
     w(f"Worst ratio {fr(e['worst_ratio'])}, median {fr(e['median_ratio'])}.")
 
 
+def render_sparql_load(w, s: dict) -> None:
+    e = s.get("sparql_load")
+    if (line := status_line(e)) is not None:
+        w(line)
+        return
+    import sparql_queue
+
+    for line in sparql_queue.report_lines(e):
+        w(line)
+
+
 def render_load(w, s: dict) -> None:
     rows = [("negotiated 303s (`Accept: text/turtle`)", s.get("load_303")),
             ("document GETs", s.get("load_docs"))]
@@ -1399,5 +1439,16 @@ def main(argv: list[str] | None = None) -> int:
     return Bench(args).run()
 
 
+def remove_site(site: Path) -> None:
+    """A site and its generations (site is a link to .site.gen/N), so the next build is full."""
+    from kgpub.generation import generations_dir
+
+    if site.is_symlink():
+        site.unlink()
+    shutil.rmtree(site, ignore_errors=True)
+    shutil.rmtree(generations_dir(site), ignore_errors=True)
+
+
 if __name__ == "__main__":
     sys.exit(main())
+

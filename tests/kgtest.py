@@ -20,7 +20,8 @@ from kgpub.load import load_sources
 from kgpub.validate import to_rdflib, validate_sources
 
 REPO = Path(__file__).resolve().parents[1]
-SEED = Path("/work/shared/seeds/000_74711c7398d76460.txt")
+# The seed page ships beside the repository (../shared/seeds/), not inside it.
+SEED = REPO.parent / "shared" / "seeds" / "000_74711c7398d76460.txt"
 BASE = "https://w3id.org/sphr/"
 SPHR = Namespace(BASE + "ontology#")
 TOPIC = BASE + "topic/institutional-capacity-and-coordination"

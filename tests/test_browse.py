@@ -287,3 +287,15 @@ def test_pages_are_small(built_site):
     sizes = {p.relative_to(built_site).as_posix(): p.stat().st_size
              for p in built_site.rglob("*.html")}
     assert max(sizes.values()) < 100_000, max(sizes, key=sizes.get)
+
+
+def test_open_graph_names_each_page_and_its_locale(html_pages):
+    """og:url is the page's own URL (not the home page's), og:locale is language_TERRITORY."""
+    expected_locale = {"": "en_US", "fr/": "fr_FR", "es/": "es_ES"}
+    for path in ("browse/types.html", "fr/browse/types.html", "index.html", "es/index.html",
+                 f"fr/{ENTRY}.html", "topics.html"):
+        soup = html_pages[path].soup
+        og = {m["property"]: m["content"] for m in soup.find_all("meta", property=True)}
+        assert og["og:url"] == BASE + path, path
+        lang = path[:3] if path[:3] in ("fr/", "es/") else ""
+        assert og["og:locale"] == expected_locale[lang], path

@@ -80,7 +80,7 @@ def shape_batches(tmp_path_factory):
 def test_shape_case_same_problems(shape_batches, case):
     reference, fast = shape_batches[case.batch]
     assert_same(reference, fast, case.focus)
-    expected = {(severity, fragment) for severity, _path, fragment in case.expected}
+    expected = {(severity, fragment) for severity, _path, fragment, *_at in case.expected}
     assert len(rows(reference, case.focus)) >= len(expected), "the case's defect is found"
 
 
@@ -137,7 +137,15 @@ def test_blank_nodes_literals_and_nesting_same_report(extra):
     literals = BASE + "resource/case-engine-literals"
     # pySHACL reports a valid literal's lexical form as rdflib normalises it; so does fast
     assert by_rule[(literals, "owl:deprecated", "sh:DatatypeConstraintComponent")].value == "'1'"
-    assert by_rule[(literals, "dcterms:date", "sh:OrConstraintComponent")].value == "'2016-13-45'"
+    # an ill-typed value: kgpub's own check says what is wrong, once (the shape's sh:or on its
+    # datatype, which the engines may or may not notice, is left out)
+    date = by_rule[(literals, "dcterms:date", "kgpub:InvalidLiteral")]
+    assert date.value == "'2016-13-45'" and "there is no month 13" in date.message
+    modified = by_rule[(literals, "dcterms:modified", "kgpub:InvalidLiteral")]
+    assert "February 2024 has 29 days" in modified.message
+    page = by_rule[(literals, "foaf:page",
+                    "sh:OrConstraintComponent, sh:PatternConstraintComponent")]
+    assert page.value == "mailto:someone@example.org"  # two shapes, one problem
     blank = [p for p in fast.problems if ":" not in p.focus]
     assert len({p.focus for p in blank}) == 5  # entry, two creators, image, topic: traced back
     assert {p.file for p in blank} == {ENTRIES}
@@ -173,10 +181,16 @@ def test_generated_project_with_violations_same_report(tmp_path):
     assert_same(reference, fast)
     injected = json.loads((out / "violations.json").read_text(encoding="utf-8"))["violations"]
     assert len(injected) == 12
-    expected = {(v["focus"], v["path"], rule, v["file"], v["line"])
-                for v in injected for rule in v["rules"]}
+    # One problem a violation, its rules together (a javascript: page breaks two shapes; a
+    # vertical tab is a control character for shape:Literals and one XML forbids for kgpub),
+    # at the line of the statement at fault (the subject's when one is missing: the manifest's
+    # statement_line is then the subject's line).
+    also = {"control-character": {"kgpub:XmlCharacter"}}
+    expected = {(v["focus"], v["path"], frozenset(v["rules"]) | also.get(v["kind"], set()),
+                 v["file"], v["statement_line"]) for v in injected}
     for report in (reference, fast):
-        assert {(p.focus, p.path, p.rule, p.file, p.line) for p in report.violations} == expected
+        assert {(p.focus, p.path, frozenset(p.rule.split(", ")), p.file, p.line)
+                for p in report.violations} == expected
 
 
 # ---- choosing an engine -----------------------------------------------------------------------

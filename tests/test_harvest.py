@@ -19,10 +19,10 @@ from sickle import Sickle
 
 from kgpub.config import load_project
 from kgpub.site import build
-from serverutil import copy_project, running_server
+from serverutil import copy_project, fetch, running_server
+from xsdutil import oai_schema, sitemap_schema
 
 BASE = "https://w3id.org/sphr/"
-XSD_DIR = Path(__file__).resolve().parents[2] / "shared" / "xsd"
 WITHDRAWN = "resource/withdrawn-test-entry"
 SUPERSEDED = "resource/superseded-test-entry"
 REPLACEMENT = "resource/social-protection-a-key-to-a-fair-society"
@@ -81,18 +81,7 @@ def server(project, site):
 
 
 def get(url: str, accept: str | None = None):
-    req = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
-    opener = urllib.request.build_opener(_NoRedirect)
-    try:
-        with opener.open(req, timeout=30) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
+    return fetch(url, {"Accept": accept} if accept else {})
 
 
 def live_entries(site: Path) -> set[str]:
@@ -166,21 +155,7 @@ def test_rdf_metadata_format(server):
 
 
 def _schema():
-    import xmlschema
-
-    if not XSD_DIR.is_dir():
-        pytest.skip(f"official XSDs not found at {XSD_DIR}")
-    wrapper = Path(__file__).resolve().parents[1] / "src" / "kgpub" / "static" / "rdf-wrapper.xsd"
-    locations = {
-        "http://www.openarchives.org/OAI/2.0/": str(XSD_DIR / "OAI-PMH.xsd"),
-        "http://www.openarchives.org/OAI/2.0/oai_dc/": str(XSD_DIR / "oai_dc.xsd"),
-        "http://purl.org/dc/elements/1.1/": str(XSD_DIR / "simpledc20021212.xsd"),
-        "http://www.openarchives.org/OAI/2.0/oai-identifier": str(XSD_DIR / "oai-identifier.xsd"),
-        "http://www.w3.org/XML/1998/namespace": str(XSD_DIR / "xml.xsd"),
-        "http://www.w3.org/1999/02/22-rdf-syntax-ns#": str(wrapper),
-    }
-    return xmlschema.XMLSchema(str(XSD_DIR / "OAI-PMH.xsd"), locations=locations,
-                               allow="local")
+    return oai_schema()  # skips, with the one message of xsdutil, without ../shared/xsd
 
 
 @pytest.mark.parametrize(
@@ -243,6 +218,15 @@ def test_resumption_over_pages(server):
         ("verb=ListRecords&metadataPrefix=oai_dc&from=1990-01-01&until=1990-12-31",
          "noRecordsMatch"),
         ("verb=ListRecords&metadataPrefix=oai_dc&set=topic:nope", "noRecordsMatch"),
+        # strict arguments, through the real HTTP server (tests/test_oai_arguments.py has more)
+        ("verb=ListRecords&metadataPrefix=oai_dc&from=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%90-01-01",
+         "badArgument"),  # fullwidth digits
+        ("verb=ListRecords&metadataPrefix=oai_dc&until=%D9%A2%D9%A0%D9%A2%D9%A0-01-01",
+         "badArgument"),  # Arabic-Indic digits
+        ("verb=GetRecord&metadataPrefix=rdf&identifier=%ED%A0%80", "badArgument"),
+        ("verb=GetRecord&metadataPrefix=rdf&identifier=%5D%5D%3E%3Cx%2F%3E", "badArgument"),
+        ("verb=GetRecord&metadataPrefix=rdf&identifier=oai:x:%00", "badArgument"),
+        ("verb=ListSets&resumptionToken=%E2%80%AE", "badResumptionToken"),
     ],
 )
 def test_bad_requests(server, query, code):
@@ -288,13 +272,9 @@ def test_withdrawn_entries_are_not_listed(site):
 
 
 def test_sitemap_is_valid_and_complete(server, site):
-    import xmlschema
-
-    if not XSD_DIR.is_dir():
-        pytest.skip("official XSDs not found")
     status, _, body = get(server + "/sitemap.xml")
     assert status == 200
-    xmlschema.XMLSchema(str(XSD_DIR / "sitemap.xsd")).validate(etree.fromstring(body))
+    sitemap_schema().validate(etree.fromstring(body))
     ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
     locs = etree.fromstring(body).xpath("//s:loc/text()", namespaces=ns)
     pages = {BASE + p.relative_to(site).as_posix() for p in site.rglob("*.html")
@@ -316,14 +296,10 @@ def test_sitemap_index_past_fifty_thousand(project, monkeypatch):
 
     files = dict(harvest.sitemaps(Index(project, load_sources(project)), ["index.html"]))
     assert b"<sitemapindex" in files["sitemap.xml"] and len(files) >= 5
-    import xmlschema
-
-    if XSD_DIR.is_dir():
-        xmlschema.XMLSchema(str(XSD_DIR / "siteindex.xsd")).validate(
-            etree.fromstring(files["sitemap.xml"]))
-        for name, data in files.items():
-            if name != "sitemap.xml":
-                xmlschema.XMLSchema(str(XSD_DIR / "sitemap.xsd")).validate(etree.fromstring(data))
+    sitemap_schema("siteindex.xsd").validate(etree.fromstring(files["sitemap.xml"]))
+    for name, data in files.items():
+        if name != "sitemap.xml":
+            sitemap_schema().validate(etree.fromstring(data))
 
 
 def _sparql_count(server: str, query: str) -> int:
@@ -348,11 +324,39 @@ def test_void_statistics_equal_sparql_counts(server):
         assert int(g.value(part, void.entities)) == _sparql_count(
             server, f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s a <{cls}> }}")
     assert len(list(g.objects(ds, void.dataDump))) == 3
-    assert (ds, dcat.themeTaxonomy, rdflib.URIRef(BASE + "topics")) in g
+    # a catalogue's theme taxonomy (dcat:themeTaxonomy's domain is dcat:Catalog)
+    catalog = rdflib.URIRef(BASE + ".well-known/void#catalog")
+    assert (catalog, dcat.themeTaxonomy, rdflib.URIRef(BASE + "topics")) in g
     assert g.value(ds, void.sparqlEndpoint) == rdflib.URIRef(BASE + "sparql")
     dumps = {str(u).removeprefix(BASE) for u in g.objects(ds, void.dataDump)}
     for dump in dumps:
         assert get(f"{server}/{dump}")[0] == 200
+
+
+def test_the_endpoint_and_void_count_the_derived_statements(server):
+    """Clients that do not infer find concepts: the statements the build derives (kgpub.entail)
+    are in the dumps the endpoint loads, and VoID counts them (test above: equal counts)."""
+    skos = "http://www.w3.org/2004/02/skos/core#"
+    concepts = _sparql_count(server, f"SELECT (COUNT(?c) AS ?n) WHERE {{ ?c a <{skos}Concept> }}")
+    assert concepts == 8  # 2 topics, 6 resource types
+    assert _sparql_count(server, f"SELECT (COUNT(*) AS ?n) WHERE {{ ?b <{skos}narrower> ?n . "
+                                 f"?n <{skos}broader> ?b }}") == 5
+    assert _sparql_count(server, f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s <{skos}hasTopConcept> ?c "
+                                 f". ?c <{skos}topConceptOf> ?s }}") == 3
+    _, _, body = get(server + "/.well-known/void.ttl")
+    g = rdflib.Graph().parse(data=body, format="turtle")
+    part = rdflib.URIRef(BASE + ".well-known/void#class-skos-Concept")
+    assert int(g.value(part, rdflib.URIRef("http://rdfs.org/ns/void#entities"))) == concepts
+
+
+def test_oai_rdf_records_carry_the_derived_classes(server):
+    ident = "oai:socialprotection-humanrights.org:resource/social-protection-a-key-to-a-fair-society"
+    _, _, body = get(f"{server}/oai?verb=GetRecord&metadataPrefix=rdf&identifier={ident}")
+    rdf = etree.fromstring(body).find(".//{http://www.w3.org/1999/02/22-rdf-syntax-ns#}RDF")
+    g = rdflib.Graph().parse(data=etree.tostring(rdf), format="xml")
+    subject = rdflib.URIRef(BASE + "resource/social-protection-a-key-to-a-fair-society")
+    assert {rdflib.DCTERMS.BibliographicResource, rdflib.FOAF.Document} <= set(
+        g.objects(subject, rdflib.RDF.type))
 
 
 def test_entity_documents_point_to_the_dataset(server):
@@ -370,8 +374,14 @@ def test_atom_feed(server, site):
     feed = etree.fromstring(body)
     assert feed.findtext(atom + "id") and feed.findtext(atom + "title")
     entries = feed.findall(atom + "entry")
-    assert len(entries) == 12
-    assert entries[0].findtext(atom + "title") == "[Withdrawn] A superseded test entry"
+    assert len(entries) == 10  # the live entries; the two withdrawn ones are tombstones
+    at = "{http://purl.org/atompub/tombstones/1.0}"
+    deleted = {d.get("ref"): d for d in feed.findall(at + "deleted-entry")}
+    assert set(deleted) == {BASE + WITHDRAWN, BASE + SUPERSEDED}
+    assert all(DATESTAMP.match(d.get("when")) for d in deleted.values())
+    assert deleted[BASE + SUPERSEDED].find(atom + "link").get("href") == BASE + REPLACEMENT
+    assert not {e.findtext(atom + "id") for e in entries} & set(deleted)
+    assert "[Withdrawn]" not in body.decode()
     for e in entries:
         assert e.findtext(atom + "id").startswith(BASE)
         assert DATESTAMP.match(e.findtext(atom + "updated"))

@@ -1,13 +1,17 @@
 """Incremental rebuilds (kgpub.incremental): after edits of every kind an editor makes, a rebuild
 renders only part of the site and the result is byte for byte a full build's; what cannot be
 known from the data alone (ontology, configuration, files added) falls back to a full build; an
-update interrupted while moving its files in is completed by the next build."""
+update killed before it publishes its generation leaves the old site served, and the next build
+gives a full build's site."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +24,7 @@ from kgpub.site import build
 from test_generate import gen, tree
 
 ENTRIES = 150
+BASE = "https://w3id.org/sphr/"
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +64,8 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def same_as_full_build(project: Path, out: Path, tmp_path: Path) -> None:
-    fresh = tmp_path / "full"
-    shutil.rmtree(fresh, ignore_errors=True)
+    shutil.rmtree(tmp_path / "full", ignore_errors=True)
+    fresh = tmp_path / "full" / "site"
     build(load_project(project), fresh, full=True)
     incremental_tree, full_tree = tree(out), tree(fresh)
     assert sorted(incremental_tree) == sorted(full_tree)
@@ -144,6 +149,40 @@ def test_edits_render_a_small_part_and_give_a_full_builds_site(project, publishe
     same_as_full_build(project, published, tmp_path)
 
 
+def test_a_topic_moved_under_another_broader_topic(project, published, tmp_path):
+    """skos:broader edited: what the build derives changes for other subjects than the edited
+    one (the old broader topic loses a skos:narrower, the new one gains it), and their pages
+    are rendered again: the site is a full build's."""
+    import rdflib
+
+    topics = project / "data" / "topics.ttl"
+    text = topics.read_text()
+    keys = re.findall(r"^topic:(\S+) a sphr:Topic ;(?:\n    .*)*?skos:topConceptOf", text, re.M)
+    moved, old = re.findall(r"^topic:(\S+) a sphr:Topic ;(?:\n    .*)*?\n    skos:broader "
+                            r"topic:(\S+?) ?[;.]", text, re.M)[-1]
+    new = next(k for k in keys if k != old)
+    block = re.search(rf"^topic:{re.escape(moved)} a sphr:Topic ;(?:\n    .*)*", text, re.M).group(0)
+    edit(topics, block, block.replace(f"skos:broader topic:{old}", f"skos:broader topic:{new}"))
+    before = incremental.load(published)
+    result = rebuild(project, published)
+    assert 0 < result.rendered < len(before.units) - 2
+
+    def narrower(slug: str) -> set[str]:
+        g = rdflib.Graph().parse(published / "topic" / f"{slug}.ttl")
+        skos = rdflib.Namespace("http://www.w3.org/2004/02/skos/core#")
+        return {str(o).rsplit("/", 1)[-1]
+                for o in g.objects(rdflib.URIRef(BASE + "topic/" + slug), skos.narrower)}
+
+    assert moved not in narrower(old) and moved in narrower(new)
+    # The state records what is derived about each subject: exactly the two broader topics'
+    # changed, which alone makes their pages dirty (whatever else they read).
+    after = incremental.load(published)
+    assert {s for s in before.derived.keys() | after.derived.keys()
+            if before.derived.get(s) != after.derived.get(s)} == {
+        BASE + "topic/" + old, BASE + "topic/" + new}
+    same_as_full_build(project, published, tmp_path)
+
+
 def test_what_is_not_data_means_a_full_build(project, published):
     proj = load_project(project)
     previous = incremental.load(published)
@@ -172,24 +211,36 @@ def test_what_is_not_data_means_a_full_build(project, published):
         extra.unlink()
 
 
-def test_an_interrupted_update_is_completed_by_the_next_build(project, published, tmp_path,
-                                                              monkeypatch):
+def test_an_update_killed_before_publishing_leaves_the_old_site(project, published, tmp_path):
+    """A build killed (SIGKILL) once its generation is complete, just before publishing it: the
+    old generation is still the one published, untouched; the next build deletes the
+    unpublished one and gives a full build's site."""
     path = entry_files(project)[-1]
     title = re.search(r'dcterms:title "([^"]+)"', path.read_text()).group(1)
     edit(path, f'"{title}"', f'"Interrupted: {title}"')
-    real, calls = site.os.replace, []
-
-    def failing(src, dst):
-        calls.append(dst)
-        if len(calls) == 3:
-            raise OSError("disk full")
-        return real(src, dst)
-
-    monkeypatch.setattr(site.os, "replace", failing)
-    with pytest.raises(OSError):
-        build(load_project(project), published)
-    monkeypatch.setattr(site.os, "replace", real)
-    assert list(published.parent.glob(f".{published.name}.building-*"))  # the journal is kept
-    build(load_project(project), published)
-    assert not list(published.parent.glob(f".{published.name}.building-*"))
+    served, before = os.readlink(published), tree(published)
+    gens = published.parent / f".{published.name}.gen"
+    killed = (
+        "import os, signal, sys\n"
+        "from kgpub import generation\n"
+        "generation.publish = lambda out, gen: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "from kgpub.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    run = subprocess.run([sys.executable, "-c", killed, "build", "--project", str(project),
+                          "--out", str(published)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    assert os.readlink(published) == served
+    assert tree(published) == before
+    assert not any(b"Interrupted: " in data for data in before.values())
+    unpublished = [g for g in gens.iterdir() if g.name.isdigit() and int(g.name) > int(
+        Path(served).name)]
+    assert len(unpublished) == 1
+    assert (unpublished[0] / incremental.STATE).is_file()  # complete, but never published
+    result = rebuild(project, published)
+    assert result.changed > 0
+    assert os.readlink(published) != served
+    assert not [g for g in gens.iterdir() if g.name.isdigit()
+                and g.name not in (Path(os.readlink(published)).name, Path(served).name)]
+    assert any(b"Interrupted: " in data for data in tree(published).values())
     same_as_full_build(project, published, tmp_path)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
-from importlib.resources import files
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -27,9 +25,8 @@ from kgpub.oaipmh import (
     OaiSet,
     RepositoryInfo,
 )
+from xsdutil import oai_schema
 
-XSD_DIR = Path(__file__).resolve().parents[2] / "shared" / "xsd"
-WRAPPER_XSD = Path(str(files("kgpub") / "static" / "rdf-wrapper.xsd"))
 BASE_URL = "https://example.org/oai"
 REPO_ID = "example.org"
 PREFIX = f"oai:{REPO_ID}:"
@@ -141,27 +138,7 @@ def big_page() -> OaiProvider:
 
 @pytest.fixture(scope="module")
 def schema() -> xmlschema.XMLSchema:
-    if not (XSD_DIR / "OAI-PMH.xsd").is_file():
-        pytest.skip(f"official OAI-PMH schemas not found at {XSD_DIR}: expected shared/xsd "
-                    "as a sibling of the repository directory")
-    local = {
-        "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd": XSD_DIR / "OAI-PMH.xsd",
-        "http://www.openarchives.org/OAI/2.0/oai_dc.xsd": XSD_DIR / "oai_dc.xsd",
-        "http://www.openarchives.org/OAI/2.0/oai-identifier.xsd": XSD_DIR / "oai-identifier.xsd",
-        "http://dublincore.org/schemas/xmls/simpledc20021212.xsd": XSD_DIR / "simpledc20021212.xsd",
-        "http://www.w3.org/2001/xml.xsd": XSD_DIR / "xml.xsd",
-        "http://www.w3.org/2001/03/xml.xsd": XSD_DIR / "xml.xsd",
-        "https://example.org/_assets/rdf-wrapper.xsd": WRAPPER_XSD,
-    }
-    uris = {url: path.as_uri() for url, path in local.items()}
-    return xmlschema.XMLSchema(
-        uris["http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"],
-        locations=[(OAI_DC_NS, uris["http://www.openarchives.org/OAI/2.0/oai_dc.xsd"]),
-                   (OAI_ID_NS, uris["http://www.openarchives.org/OAI/2.0/oai-identifier.xsd"]),
-                   (RDF_NS, WRAPPER_XSD.as_uri())],
-        uri_mapper=lambda uri: uris.get(uri, uri),
-        allow="local",  # a schema we failed to map must fail the test, not be fetched
-    )
+    return oai_schema()  # skips, with the one message of xsdutil, without ../shared/xsd
 
 
 # ---- helpers -------------------------------------------------------------------------------------
@@ -354,8 +331,10 @@ BAD_REQUESTS = [
     ("unknown identifier and format", [("verb", "GetRecord"), ("identifier", "nope"),
                                        ("metadataPrefix", "marc21")],
      ["idDoesNotExist", "cannotDisseminateFormat"]),
-    ("formats of unknown identifier", [("verb", "ListMetadataFormats"), ("identifier", "x y")],
+    ("formats of unknown identifier", [("verb", "ListMetadataFormats"), ("identifier", "x:y")],
      ["idDoesNotExist"]),
+    ("identifier that is no URI", [("verb", "ListMetadataFormats"), ("identifier", "x y")],
+     ["badArgument"]),
     ("item without formats", [("verb", "ListMetadataFormats"),
                               ("identifier", PREFIX + f"resource/r{NO_FORMATS:03d}")],
      ["noMetadataFormats"]),

@@ -1,6 +1,8 @@
 """SHACL shapes: the bundled data conforms, and each rule of shapes/shapes.ttl catches its own
-kind of bad data, reported with severity, focus, path, message and the file:line where the
-offending entity's subject is written.
+kind of bad data, reported with severity, focus, path, message and file:line: the line of the
+statement at fault (a wrong value, one value too many), or where the entity's subject is
+written when a statement is missing or the IRI itself is wrong. Problems several rules find in
+one statement are reported once.
 
 Validation costs ~1.5 s per project, so the bad-data cases are batched: every case adds (or
 edits) its own entity with a single defect, all cases go into one copy of the project, and
@@ -73,7 +75,9 @@ class Case:
     id: str
     file: str  # the data file the entity is written in
     subject: str  # the subject as written in column 0 of that file
-    expected: list[tuple[str, object, str]]  # (severity, path or set of paths, message fragment)
+    # (severity, path or set of paths, message fragment[, text of the line the problem points
+    # at: the first line from the subject's on that holds it; by default the subject's line])
+    expected: list[tuple]
     snippet: str | None = None  # Turtle appended to `file`
     edit: tuple[str, str] | None = None  # (old, new) applied to `file`
     # Cases whose defect is found through sh:node run in a batch of their own: pySHACL nests
@@ -137,6 +141,7 @@ def image(subject, *, drop=(), replace=None, add=()):
 
 ENTRY_IRI = "An entry's IRI must be"
 TITLE = "needs a language-tagged title"
+TAGGED_TITLE = "title (dcterms:title) must be language-tagged"
 TYPE = "exactly one resource type"
 SUBJECT = "filed under at least one topic"
 DATE = "must be a single xsd:date"
@@ -150,10 +155,10 @@ CASES = [
          [(V, "dcterms:title", TITLE)],
          entry("resource:case-missing-title", drop=["dcterms:title"])),
     Case("entry-untagged-title", ENTRIES, "resource:case-untagged-title",
-         [(V, "dcterms:title", TITLE)],
+         [(V, "dcterms:title", TAGGED_TITLE, '"Untagged title"')],
          entry("resource:case-untagged-title", replace={"dcterms:title": '"Untagged title"'})),
     Case("entry-two-english-titles", ENTRIES, "resource:case-two-titles",
-         [(V, "dcterms:title", "more than one title in the same language")],
+         [(V, "dcterms:title", "more than one title in the same language", "dcterms:title")],
          entry("resource:case-two-titles", add=[("dcterms:title", '"Another title"@en')])),
     Case("entry-missing-type", ENTRIES, "resource:case-missing-type",
          [(V, "dcterms:type", TYPE)],
@@ -163,21 +168,21 @@ CASES = [
          entry("resource:case-commentary-missing-type", cls="sphr:ExpertCommentary",
                drop=["dcterms:type"])),
     Case("entry-two-types", ENTRIES, "resource:case-two-types",
-         [(V, "dcterms:type", TYPE)],
+         [(V, "dcterms:type", TYPE, "dcterms:type")],
          entry("resource:case-two-types", add=[("dcterms:type", "type:guide")])),
     Case("entry-type-not-a-resource-type", ENTRIES, "resource:case-type-is-a-topic",
-         [(V, "dcterms:type", TYPE)],
+         [(V, "dcterms:type", TYPE, "dcterms:type topic:")],
          entry("resource:case-type-is-a-topic",
                replace={"dcterms:type": "topic:institutional-capacity-and-coordination"})),
     Case("entry-missing-subject", ENTRIES, "resource:case-missing-subject",
          [(V, "dcterms:subject", SUBJECT)],
          entry("resource:case-missing-subject", drop=["dcterms:subject"])),
     Case("entry-subject-not-a-topic", ENTRIES, "resource:case-subject-is-an-agent",
-         [(V, "dcterms:subject", SUBJECT)],
+         [(V, "dcterms:subject", SUBJECT, "dcterms:subject agent:ilo")],
          entry("resource:case-subject-is-an-agent", replace={"dcterms:subject": "agent:ilo"}),
          batch="node"),
     Case("entry-subject-topic-not-in-scheme", ENTRIES, "resource:case-subject-outside-scheme",
-         [(V, "dcterms:subject", SUBJECT)],
+         [(V, "dcterms:subject", SUBJECT, "dcterms:subject topic:case-outside")],
          entry("resource:case-subject-outside-scheme",
                replace={"dcterms:subject": "topic:case-outside-scheme"}),
          batch="node"),
@@ -186,63 +191,67 @@ CASES = [
          topic("topic:case-outside-scheme", drop=["skos:inScheme"]),
          batch="node"),
     Case("entry-date-plain-string", ENTRIES, "resource:case-date-string",
-         [(V, "dcterms:date", DATE)],
+         [(V, "dcterms:date", DATE, "dcterms:date")],
          entry("resource:case-date-string", replace={"dcterms:date": '"2016-03-03"'})),
     Case("entry-date-datetime", ENTRIES, "resource:case-date-datetime",
-         [(V, "dcterms:date", DATE)],
+         [(V, "dcterms:date", DATE, "dcterms:date")],
          entry("resource:case-date-datetime",
                replace={"dcterms:date": '"2016-03-03T10:00:00Z"^^xsd:dateTime'})),
     Case("entry-two-dates", ENTRIES, "resource:case-two-dates",
-         [(V, "dcterms:date", DATE)],
+         [(V, "dcterms:date", DATE, "dcterms:date")],
          entry("resource:case-two-dates", add=[("dcterms:date", '"2019"^^xsd:gYear')])),
     Case("entry-creator-not-an-agent", ENTRIES, "resource:case-creator-is-a-place",
-         [(V, "dcterms:creator", "dcterms:creator must point to an agent")],
+         [(V, "dcterms:creator", "dcterms:creator must point to an agent", "dcterms:creator")],
          entry("resource:case-creator-is-a-place", add=[("dcterms:creator", "place:kenya")])),
     Case("entry-publisher-not-an-agent", ENTRIES, "resource:case-publisher-is-a-topic",
-         [(V, "dcterms:publisher", "dcterms:publisher must point to an agent")],
+         [(V, "dcterms:publisher", "dcterms:publisher must point to an agent", "dcterms:publisher")],
          entry("resource:case-publisher-is-a-topic",
                add=[("dcterms:publisher", "topic:governance-accountability-and-democracy")])),
     Case("entry-contributor-not-an-agent", ENTRIES, "resource:case-contributor-is-a-place",
-         [(V, "dcterms:contributor", "dcterms:contributor must point to an agent")],
+         [(V, "dcterms:contributor", "dcterms:contributor must point to an agent",
+           "dcterms:contributor")],
          entry("resource:case-contributor-is-a-place",
                add=[("dcterms:contributor", "place:india")])),
     Case("entry-spatial-not-a-place", ENTRIES, "resource:case-spatial-is-an-agent",
-         [(V, "dcterms:spatial", "dcterms:spatial must point to a place")],
+         [(V, "dcterms:spatial", "dcterms:spatial must point to a place", "dcterms:spatial")],
          entry("resource:case-spatial-is-an-agent", add=[("dcterms:spatial", "agent:ilo")])),
     Case("entry-concerns-not-an-instrument", ENTRIES, "resource:case-concerns-an-agent",
-         [(V, "sphr:concerns", "must point to an instrument or initiative")],
+         [(V, "sphr:concerns", "must point to an instrument or initiative", "sphr:concerns")],
          entry("resource:case-concerns-an-agent", add=[("sphr:concerns", "agent:ilo")])),
     Case("entry-page-is-a-string", ENTRIES, "resource:case-page-string",
-         [(V, "foaf:page", PAGE)],
+         [(V, "foaf:page", PAGE, "foaf:page")],
          entry("resource:case-page-string", add=[("foaf:page", '"https://example.org/report"')])),
     Case("entry-page-not-http", ENTRIES, "resource:case-page-ftp",
-         [(V, "foaf:page", PAGE), (V, "foaf:page", LINK)],
+         [(V, "foaf:page", LINK, "foaf:page")],  # two rules, one problem
          entry("resource:case-page-ftp", add=[("foaf:page", "<ftp://example.org/report.pdf>")])),
     Case("entry-page-javascript", ENTRIES, "resource:case-page-javascript",
-         [(V, "foaf:page", PAGE), (V, "foaf:page", LINK)],
+         [(V, "foaf:page", LINK, "foaf:page")],  # two rules, one problem
          entry("resource:case-page-javascript", add=[("foaf:page", "<javascript:alert(1)>")])),
     Case("entry-modified-not-datetime", ENTRIES, "resource:case-modified-date",
-         [(V, "dcterms:modified", "must be a single xsd:dateTime")],
+         [(V, "dcterms:modified", "must be a single xsd:dateTime", "dcterms:modified")],
          entry("resource:case-modified-date",
                add=[("dcterms:modified", '"2024-01-31"^^xsd:date')])),
     Case("entry-two-modified", ENTRIES, "resource:case-two-modified",
-         [(V, "dcterms:modified", "must be a single xsd:dateTime")],
+         [(V, "dcterms:modified", "must be a single xsd:dateTime", "dcterms:modified")],
          entry("resource:case-two-modified",
                add=[("dcterms:modified",
                      '"2024-01-31T12:00:00Z"^^xsd:dateTime , "2024-02-01T12:00:00Z"^^xsd:dateTime')])),
     Case("entry-replaced-by-not-an-entry", ENTRIES, "resource:case-replaced-by-topic",
-         [(V, "dcterms:isReplacedBy", "must point to another resource entry")],
+         [(V, "dcterms:isReplacedBy", "must point to another resource entry",
+           "dcterms:isReplacedBy")],
          entry("resource:case-replaced-by-topic",
                add=[("dcterms:isReplacedBy", "topic:institutional-capacity-and-coordination")])),
     Case("entry-deprecated-not-boolean", ENTRIES, "resource:case-deprecated-yes",
-         [(V, "owl:deprecated", "must be a single boolean")],
+         [(V, "owl:deprecated", "must be a single boolean", "owl:deprecated")],
          entry("resource:case-deprecated-yes", add=[("owl:deprecated", '"yes"')])),
     Case("entry-untagged-abstract", ENTRIES, "resource:case-untagged-abstract",
-         [(V, "dcterms:abstract", "summary must be language-tagged")],
+         [(V, "dcterms:abstract", "summary (dcterms:abstract) must be language-tagged",
+           "dcterms:abstract")],
          entry("resource:case-untagged-abstract",
                replace={"dcterms:abstract": '"An untagged summary."'})),
     Case("entry-two-english-abstracts", ENTRIES, "resource:case-two-abstracts",
-         [(V, "dcterms:abstract", "summary must be language-tagged, one per language")],
+         [(V, "dcterms:abstract", "more than one summary (dcterms:abstract) in the same language",
+           "dcterms:abstract")],
          entry("resource:case-two-abstracts",
                add=[("dcterms:abstract", '"Another summary."@en')])),
     Case("entry-iri-not-a-slug", ENTRIES, "resource:Case_Not_A_Slug",
@@ -260,7 +269,7 @@ CASES = [
     # ---- edits of entries that the bundled data already has ----
     Case("existing-entry-date-as-text", COMMENTARIES,
          "resource:inter-sectoral-coordination-social-protection-human-rights-virtuous-circle",
-         [(V, "dcterms:date", DATE)],
+         [(V, "dcterms:date", DATE, 'dcterms:date "3 March 2016"')],
          edit=('dcterms:date "2016-03-03"^^xsd:date', 'dcterms:date "3 March 2016"')),
     Case("existing-entry-type-removed", ENTRIES,
          "resource:good-governance-guidelines-for-social-security-institutions",
@@ -274,10 +283,11 @@ CASES = [
          [(V, "skos:prefLabel", "needs a language-tagged name")],
          topic("topic:case-no-label", drop=["skos:prefLabel"])),
     Case("topic-untagged-preflabel", TOPICS, "topic:case-untagged-label",
-         [(V, "skos:prefLabel", "needs a language-tagged name")],
+         [(V, "skos:prefLabel", "name (skos:prefLabel) must be language-tagged", "skos:prefLabel")],
          topic("topic:case-untagged-label", replace={"skos:prefLabel": '"Untagged"'})),
     Case("topic-two-english-preflabels", TOPICS, "topic:case-two-labels",
-         [(V, "skos:prefLabel", "more than one skos:prefLabel in the same language")],
+         [(V, "skos:prefLabel", "more than one skos:prefLabel in the same language",
+           "skos:prefLabel")],
          topic("topic:case-two-labels", add=[("skos:prefLabel", '"Other name"@en')])),
     Case("topic-not-in-scheme", TOPICS, "topic:case-not-in-scheme",
          [(V, "skos:inScheme", "must be in the topic scheme")],
@@ -286,21 +296,21 @@ CASES = [
          [(V, REACHABLE_PATH, "cannot be reached from a key issue")],
          topic("topic:case-unreachable", drop=["skos:broader"])),
     Case("topic-broader-not-a-topic", TOPICS, "topic:case-broader-agent",
-         [(V, "skos:broader", "skos:broader must point to another topic")],
+         [(V, "skos:broader", "skos:broader must point to another topic", "skos:broader agent:")],
          topic("topic:case-broader-agent", add=[("skos:broader", "agent:ilo")])),
     Case("topic-broader-chain-to-top-is-fine", TOPICS, "topic:case-grandchild",
          [],
          topic("topic:case-grandchild",
                replace={"skos:broader": "topic:institutional-capacity-and-coordination"})),
     Case("topic-depiction-not-an-image", TOPICS, "topic:case-depicts-agent",
-         [(V, "foaf:depiction", "one picture described as a foaf:Image")],
+         [(V, "foaf:depiction", "one picture described as a foaf:Image", "foaf:depiction")],
          topic("topic:case-depicts-agent", add=[("foaf:depiction", "agent:ilo")])),
     Case("topic-two-depictions", TOPICS, "topic:case-two-pictures",
-         [(V, "foaf:depiction", "one picture described as a foaf:Image")],
+         [(V, "foaf:depiction", "one picture described as a foaf:Image", "foaf:depiction")],
          topic("topic:case-two-pictures",
                add=[("foaf:depiction", "image:green-bean-farmer-in-asawn , image:case-valid")])),
     Case("topic-untagged-definition", TOPICS, "topic:case-untagged-definition",
-         [(V, "skos:definition", "must be language-tagged, one per language")],
+         [(V, "skos:definition", "skos:definition must be language-tagged", "skos:definition")],
          topic("topic:case-untagged-definition",
                replace={"skos:definition": '"An untagged definition."'})),
     Case("topic-without-definition", TOPICS, "topic:case-no-definition",
@@ -347,6 +357,16 @@ CASES = [
     Case("control-character-in-literal", AGENTS, "agent:case-bell",
          [(V, "foaf:name", "control character")],
          'agent:case-bell a foaf:Organization ; foaf:name "Bell\\u0007Organisation"@en .\n'),
+    # characters XML 1.0 forbids, and invisible ones: kgpub's own check (kgpub.validate)
+    Case("nul-in-literal", AGENTS, "agent:case-nul",
+         [(V, "foaf:name", "U+0000 (NUL, a control character), a character XML 1.0 forbids")],
+         'agent:case-nul a foaf:Organization ; foaf:name "Nul\\u0000Organisation"@en .\n'),
+    Case("noncharacter-in-literal", PLACES, "place:case-noncharacter",
+         [(V, "rdfs:label", "U+FFFE (a noncharacter), a character XML 1.0 forbids")],
+         'place:case-noncharacter a dcterms:Location ; rdfs:label "Place\\uFFFE"@en .\n'),
+    Case("bidi-control-in-name", AGENTS, "agent:case-rlo",
+         [(W, "foaf:name", "U+202E (RIGHT-TO-LEFT OVERRIDE)")],
+         'agent:case-rlo a foaf:Organization ; foaf:name "Right\\u202Eleft"@en .\n'),
     Case("tab-and-newline-are-fine", AGENTS, "agent:case-tab",
          [],
          'agent:case-tab a foaf:Organization ; foaf:name "Tab\\tand\\nnewline"@en .\n'),
@@ -400,26 +420,27 @@ CASES = [
          [(V, "dcterms:license", "needs its licence as one http(s) IRI")],
          image("image:case-no-licence", drop=["dcterms:license"])),
     Case("image-licence-is-a-string", TOPICS, "image:case-licence-string",
-         [(V, "dcterms:license", "needs its licence as one http(s) IRI")] * 2,  # kind + pattern
+         [(V, "dcterms:license", "needs its licence as one http(s) IRI", "dcterms:license")],
+         # node kind + pattern: one problem
          image("image:case-licence-string", replace={"dcterms:license": '"CC BY 2.0"'})),
     Case("image-licence-not-http", TOPICS, "image:case-licence-urn",
-         [(V, "dcterms:license", "needs its licence as one http(s) IRI")],
+         [(V, "dcterms:license", "needs its licence as one http(s) IRI", "dcterms:license")],
          image("image:case-licence-urn", replace={"dcterms:license": "<urn:license:cc-by>"})),
     Case("image-two-licences", TOPICS, "image:case-two-licences",
-         [(V, "dcterms:license", "needs its licence as one http(s) IRI")],
+         [(V, "dcterms:license", "needs its licence as one http(s) IRI", "dcterms:license")],
          image("image:case-two-licences",
                add=[("dcterms:license", "<https://creativecommons.org/licenses/by/4.0/>")])),
     Case("image-without-creator", TOPICS, "image:case-no-creator",
          [(V, "dcterms:creator", "needs its creator")],
          image("image:case-no-creator", drop=["dcterms:creator"])),
     Case("image-creator-not-an-agent", TOPICS, "image:case-creator-place",
-         [(V, "dcterms:creator", "needs its creator")],
+         [(V, "dcterms:creator", "needs its creator", "dcterms:creator")],
          image("image:case-creator-place", replace={"dcterms:creator": "place:kenya"})),
     Case("image-without-title", TOPICS, "image:case-no-title",
          [(V, "dcterms:title", "needs its title as credited")],
          image("image:case-no-title", drop=["dcterms:title"])),
     Case("image-source-is-a-string", TOPICS, "image:case-source-string",
-         [(V, "dcterms:source", "must be an http(s) IRI")] * 2,  # kind + pattern
+         [(V, "dcterms:source", "must be an http(s) IRI", "dcterms:source")],  # kind + pattern: one
          image("image:case-source-string", replace={"dcterms:source": '"Flickr"'})),
     Case("image-iri-not-under-image", TOPICS, "<picture/case-picture>",
          [(V, "", "A picture's IRI must be")],
@@ -446,9 +467,18 @@ assert len(set(CASE_IDS)) == len(CASE_IDS)
 assert len({c.focus for c in CASES}) == len(CASES), "each case has its own focus node"
 
 
-def matches(problem, severity, path, fragment) -> bool:
+def matches(problem, severity, path, fragment, *_at) -> bool:
     paths = path if isinstance(path, set) else {path}
     return problem.severity == severity and problem.path in paths and fragment in problem.message
+
+
+def expected_line(root: Path, case: Case, subject_at: int, at: str | None) -> int:
+    """The line a problem of the case points at: the subject's, or the first line from it on
+    holding `at` (the statement at fault)."""
+    if at is None:
+        return subject_at
+    lines = (root / case.file).read_text(encoding="utf-8").splitlines()
+    return next(n for n in range(subject_at, len(lines) + 1) if at in lines[n - 1])
 
 
 @dataclass
@@ -526,20 +556,21 @@ def test_shape_case(request, case):
     batch = request.getfixturevalue(f"{case.batch}_batch")
     problems = [p for p in batch.report.problems if p.focus == case.focus]
     remaining = list(problems)
-    for severity, path, fragment in case.expected:
+    for severity, path, fragment, *at in case.expected:
         hit = next((p for p in remaining if matches(p, severity, path, fragment)), None)
         assert hit is not None, (
             f"no {severity} on {path} with {fragment!r} for {case.focus}; got "
             f"{[(p.severity, p.path, p.message) for p in problems]}"
         )
         remaining.remove(hit)
+        line = expected_line(batch.root, case, batch.lines[case.id], at[0] if at else None)
+        assert (hit.file, hit.line) == (case.file, line), hit
     assert remaining == [], (
         f"unexpected problems: {[(p.severity, p.path, p.message) for p in remaining]}"
     )
     for p in problems:
-        assert (p.file, p.line) == (case.file, batch.lines[case.id]), p
         assert p.hint, "every problem says how to fix it"
-        assert p.rule.startswith("sh:")
+        assert p.rule.startswith(("sh:", "kgpub:"))
 
 
 def test_batch_has_no_unaccounted_problem(batch, bundled_report):

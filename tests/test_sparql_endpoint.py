@@ -6,6 +6,8 @@ import csv
 import http.server
 import io
 import json
+import os
+import signal
 import threading
 import time
 import urllib.error
@@ -20,7 +22,7 @@ from SPARQLWrapper import CSV, JSON, TURTLE, XML, SPARQLWrapper
 from kgpub.config import load_project
 from kgpub.examples import example_queries
 from kgpub.site import build
-from serverutil import copy_project, running_server
+from serverutil import copy_project, running_server, server_pid
 
 BASE = "https://w3id.org/sphr/"
 PREFIX = f"PREFIX dcterms: <http://purl.org/dc/terms/> PREFIX sphr: <{BASE}ontology#> "
@@ -256,6 +258,8 @@ def test_row_cap_is_stated(server):
     assert code == 200
     assert len(json.loads(body)["results"]["bindings"]) == 50
     assert headers["X-SPARQL-Truncated"] == "true" and headers["X-SPARQL-Max-Rows"] == "50"
+    assert headers["X-SPARQL-Truncated-Reason"] == "rows"
+    assert int(headers["Content-Length"]) == len(body)
 
 
 def test_pathological_query_is_stopped_while_others_are_served(server):
@@ -280,6 +284,7 @@ def test_pathological_query_is_stopped_while_others_are_served(server):
     thread.join(30)
     code, headers, body = result["slow"]
     assert code == 503 and b"stopped" in body.lower()
+    assert int(headers["Retry-After"]) >= 1  # a 503 says when to come back
     assert result["elapsed"] < 2.0 + 2.5
     # The killed worker is replaced: the endpoint keeps answering.
     for _ in range(3):
@@ -287,7 +292,9 @@ def test_pathological_query_is_stopped_while_others_are_served(server):
         assert code == 200
 
 
-def test_all_workers_busy_gets_503_with_retry_after(server):
+def test_all_workers_busy_the_query_waits_its_turn(server):
+    """Both workers run queries that take up to the time limit: a third query is queued (not
+    refused) and answered when a worker is free again; pages stay fast meanwhile."""
     wait_idle(server)
     time.sleep(1.0)
     threads = [threading.Thread(target=raw, args=(
@@ -295,12 +302,81 @@ def test_all_workers_busy_gets_503_with_retry_after(server):
     for t in threads:
         t.start()
     time.sleep(0.5)
-    code, headers, _ = raw(f"{server}/sparql?query={urllib.parse.quote('ASK { ?s ?p ?o }')}")
-    assert code == 503 and int(headers["Retry-After"]) >= 1
     t = time.monotonic()
     assert raw(f"{server}/index.html")[0] == 200 and time.monotonic() - t < 1.0
+    code, _, body = raw(f"{server}/sparql?query={urllib.parse.quote('ASK { ?s ?p ?o }')}",
+                        headers={"Accept": "application/sparql-results+json"})
+    assert code == 200 and json.loads(body)["boolean"] is True
+    assert time.monotonic() - t >= 1.0  # it waited for a worker
     for t in threads:
         t.join(30)
+
+
+def _query_workers(server_pid: int) -> list[int]:
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii") as f:
+                ppid = next(int(x.split()[1]) for x in f if x.startswith("PPid:"))
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                spawned = b"spawn_main" in f.read()
+        except (OSError, StopIteration, ValueError):
+            continue
+        if ppid == server_pid and spawned:
+            pids.append(int(pid))
+    return pids
+
+
+def _cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def test_a_worker_killed_mid_query_is_503_with_retry_after(server):
+    wait_idle(server)
+    result = {}
+
+    def slow():
+        result["slow"] = raw(f"{server}/sparql?query={urllib.parse.quote(CARTESIAN)}",
+                             headers={"Accept": "application/sparql-results+json"})
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    time.sleep(0.5)
+    workers = _query_workers(server_pid(server))
+    before = {pid: _cpu_ticks(pid) for pid in workers}
+    time.sleep(0.3)
+    busy = max(workers, key=lambda pid: _cpu_ticks(pid) - before[pid])
+    os.kill(busy, signal.SIGKILL)
+    thread.join(30)
+    code, headers, body = result["slow"]
+    assert code == 503 and int(headers["Retry-After"]) >= 1
+    assert b"replaced" in body and b"SIGKILL" in body
+    wait_idle(server)
+
+
+def test_a_prologue_alone_is_malformed(server):
+    code, _, body = raw(f"{server}/sparql?query={urllib.parse.quote('PREFIX a: <http://a/>')}",
+                        headers={"Accept": "application/sparql-results+json"})
+    assert code == 400 and b"Malformed query" in body and b"read-only" not in body
+
+
+def test_format_chosen_after_the_worker_knows_the_form(server):
+    """The HTTP layer negotiates for every query form; the worker picks once it has parsed the
+    query, with the same 406 messages as before."""
+    construct = urllib.parse.quote("CONSTRUCT WHERE { ?s ?p ?o }")
+    code, _, body = raw(f"{server}/sparql?query={construct}&format=csv")
+    assert code == 406 and b"cannot carry the result of a CONSTRUCT query" in body
+    select = urllib.parse.quote("SELECT * WHERE { ?s ?p ?o } LIMIT 1")
+    code, _, body = raw(f"{server}/sparql?query={select}", headers={"Accept": "text/turtle"})
+    assert code == 406 and b"None of the accepted types" in body
+    code, headers, _ = raw(f"{server}/sparql?query={construct}",
+                           headers={"Accept": "application/n-triples, text/csv;q=0.5"})
+    assert code == 200 and headers["Content-Type"].startswith("application/n-triples")
+    code, headers, _ = raw(f"{server}/sparql?query={select}",
+                           headers={"Accept": "application/n-triples, text/csv;q=0.5"})
+    assert code == 200 and headers["Content-Type"].startswith("text/csv")
 
 
 def test_service_description_cors_and_page(server):

@@ -14,13 +14,15 @@ from . import __version__
 from .config import Project, load_project
 from .errors import EXIT_INVALID, EXIT_OK, InvalidData, KgpubError
 
+PROJECT_HELP = "The project directory (holding kgpub.toml, ontology/, data/, shapes/)."
+# --project works before the command (kgpub --project P build) and after it (kgpub build
+# --project P); after wins.
 project_option = click.option(
     "--project",
     "project_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-    help="The project directory (holding kgpub.toml, ontology/, data/, shapes/).",
+    default=None,
+    help=PROJECT_HELP + "  [default: the one given before the command, else .]",
 )
 
 engine_option = click.option(
@@ -33,8 +35,10 @@ engine_option = click.option(
 )
 
 
-def _project(project_dir: Path) -> Project:
-    return load_project(project_dir)
+def _project(project_dir: Path | None) -> Project:
+    if project_dir is None:
+        project_dir = click.get_current_context().find_root().params.get("project_dir")
+    return load_project(project_dir or ".")
 
 
 def _fail(exc: KgpubError) -> None:
@@ -44,7 +48,9 @@ def _fail(exc: KgpubError) -> None:
 
 @click.group()
 @click.version_option(__version__, prog_name="kgpub")
-def main() -> None:
+@click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help=PROJECT_HELP + "  [default: .]")
+def main(project_dir: Path | None) -> None:
     """Publish a knowledge graph as validated linked data, a site, and web services."""
 
 
@@ -96,8 +102,9 @@ def validate(project_dir: Path, fmt: str, engine: str) -> None:
               help="Print the wall time of each stage of the build.")
 def build(project_dir: Path, out: Path | None, engine: str, full: bool, timings: bool) -> None:
     """Validate, then write the site: HTML, RDF per entity, dumps. Nothing is written on
-    violations, and the previous site stays until the new one is complete. A rebuild after
-    data edits renders only the pages that show something edited."""
+    violations; the site is written as a new generation and published in one atomic step, so
+    the previous one stays until the new one is complete. A rebuild after data edits renders
+    only the pages that show something edited."""
     from .site import build as build_site
 
     try:
@@ -119,6 +126,8 @@ def build(project_dir: Path, out: Path | None, engine: str, full: bool, timings:
         click.echo(
             f"{len(result.report.warnings)} warning(s); run `kgpub validate` to see them.", err=True
         )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if timings:
         click.echo("timings: " + ", ".join(f"{stage} {secs:.2f} s"
                                            for stage, secs in result.timings.items()), err=True)
@@ -154,8 +163,11 @@ def _progress_bar():
 @click.option("--get", "get_path", default=None, metavar="PATH",
               help="Answer one GET request for PATH (e.g. /topic/x), print it and exit.")
 @click.option("--accept", default=None, help="With --get: the Accept header to send.")
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True,
+              help="Proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated "
+              "addresses, or '*' behind a proxy that always sets them).")
 def serve(project_dir: Path, site_dir: Path | None, host: str, port: int, workers: int,
-          get_path: str | None, accept: str | None) -> None:
+          get_path: str | None, accept: str | None, forwarded_allow_ips: str) -> None:
     """Serve the site with content negotiation, the SPARQL endpoint and the harvesting
     interfaces, on a production ASGI server (uvicorn)."""
     from .site import build as build_site
@@ -177,7 +189,8 @@ def serve(project_dir: Path, site_dir: Path | None, host: str, port: int, worker
     from .server.app import serve_forever
 
     click.echo(f"Serving {site_dir} at http://{host}:{port}/ (SPARQL at /sparql; Ctrl-C stops)")
-    serve_forever(project, site_dir, host=host, port=port, workers=workers)
+    serve_forever(project, site_dir, host=host, port=port, workers=workers,
+                  forwarded_allow_ips=forwarded_allow_ips)
 
 
 def _get_once(project: Project, site_dir: Path, path: str, accept: str | None) -> int:
@@ -201,26 +214,33 @@ def _get_once(project: Project, site_dir: Path, path: str, accept: str | None) -
 @project_option
 @click.argument("query")
 @click.option("--format", "fmt", default="table", show_default=True,
-              type=click.Choice(["table", "json", "xml", "csv", "tsv", "ttl", "jsonld", "nt"]),
-              help="table for people; a SPARQL results format or an RDF format for programs.")
+              type=click.Choice(["table", "json", "xml", "csv", "tsv", "ttl", "jsonld", "nt",
+                                 "rdf"]),
+              help="table for people; a SPARQL results format (json, xml, csv, tsv) or an RDF "
+              "format (ttl, jsonld, nt, rdf: RDF/XML) for programs.")
 def query(project_dir: Path, query: str, fmt: str) -> None:
     """Run a SPARQL query over the local project (ontology + data), offline, with the
-    endpoint's engine and limits. QUERY is the query text, or @FILE to read it from a file."""
+    endpoint's engine and limits. QUERY is the query text, @FILE to read it from a file, or -
+    to read it from standard input."""
     import tempfile
 
+    from .entail import published
     from .formats import NTRIPLES, serialize
     from .load import load_sources
     from .query import QueryError, QueryLimits, QueryPool, table
 
     try:
         project = _project(project_dir)
-        if query.startswith("@"):
+        if query == "-":
+            query = sys.stdin.read()
+        elif query.startswith("@"):
             query = Path(query[1:]).read_text(encoding="utf-8")
         sources = load_sources(project, with_shapes=False)
         limits = QueryLimits.from_config({**project.sparql, "workers": 1})
         with tempfile.TemporaryDirectory() as tmp:
             graph = Path(tmp) / "graph.nt"
-            graph.write_bytes(serialize(sources.graph, NTRIPLES))
+            # the graph as published: with what the build derives (kgpub.entail)
+            graph.write_bytes(serialize(published(sources), NTRIPLES))
             with QueryPool(graph, limits) as pool:
                 pool.wait_ready(120)
                 result = pool.run(query, None if fmt == "table" else fmt)
@@ -236,7 +256,8 @@ def query(project_dir: Path, query: str, fmt: str) -> None:
     if fmt == "table" and result.media_type == "application/sparql-results+json":
         click.echo(table(result))
     else:
-        sys.stdout.buffer.write(result.body)
+        body = result.body
+        sys.stdout.buffer.write(body if body.endswith(b"\n") or not body else body + b"\n")
         sys.stdout.flush()
         if result.truncated:
             click.echo(f"warning: result cut at {limits.max_rows} rows", err=True)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -56,6 +59,153 @@ class Project:
             return str(path)
 
 
+# ---- the schema of kgpub.toml: every section, every key, its type and its check -----------------
+
+Check = Callable[[object], str | None]  # the value -> what is wrong with it, or None
+
+
+def _text(value) -> str | None:
+    if not isinstance(value, str):
+        return "expected a string"
+    if any(ord(c) < 0x20 and c not in "\t\n\r" or c in "\ufffe\uffff" for c in value):
+        return "contains a control character"
+    return None
+
+
+def _int(low: int, high: int) -> Check:
+    def check(value) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return f"expected a whole number from {low} to {high}"
+        return None
+    return check
+
+
+def _http_url(value) -> str | None:
+    if (problem := _text(value)) is not None:
+        return problem
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
+        return "expected an http(s) URL"
+    return None
+
+
+def _base(value) -> str | None:
+    problem = _http_url(value)
+    if problem is None and not value.endswith("/"):
+        problem = "must end with '/'"
+    return problem
+
+
+def _languages(value) -> str | None:
+    if not isinstance(value, list) or not value or not all(
+            isinstance(x, str) and _LANG_TAG.fullmatch(x) for x in value):
+        return "expected a non-empty list of language tags, e.g. ['en', 'fr']"
+    if len(set(value)) != len(value):
+        return "lists a language twice"
+    from .render.i18n import catalogue_languages
+
+    missing = [x for x in value if x not in catalogue_languages()]
+    if missing:
+        return (f"lists {', '.join(missing)}, which has no UI translation (available: "
+                f"{', '.join(catalogue_languages())}); remove it, or add "
+                "src/kgpub/locale/<lang>/LC_MESSAGES/kgpub.po (see the README, 'Languages')")
+    return None
+
+
+def _emails(value) -> str | None:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(
+            isinstance(e, str) and _EMAIL.fullmatch(e) for e in items):
+        return "expected an e-mail address (or a list of them)"
+    return None
+
+
+def _repository_id(value) -> str | None:
+    if not isinstance(value, str) or not _REPOSITORY_ID.fullmatch(value):
+        return "expected a domain-like name, e.g. 'example.org' (OAI identifiers use it)"
+    return None
+
+
+def _datetime(value) -> str | None:
+    from datetime import datetime
+
+    if not isinstance(value, str):
+        return "expected an ISO 8601 date-time, e.g. '2024-01-01T00:00:00Z'"
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return "expected an ISO 8601 date-time, e.g. '2024-01-01T00:00:00Z'"
+    return None
+
+
+def _secret(value) -> str | None:
+    if not isinstance(value, str) or len(value) < 16:
+        return "expected a string of at least 16 characters"
+    return None
+
+
+_LANG_TAG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+_EMAIL = re.compile(r"[^\s@<>&\"]+@(?:[^\s@.<>&\"]+\.)+[^\s@.<>&\"]+")
+_REPOSITORY_ID = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9\-]*(?:\.[a-zA-Z0-9][a-zA-Z0-9\-]*)+")
+
+SCHEMA: dict[str, dict[str, Check]] = {
+    "site": {
+        "base": _base,
+        "title": _text,
+        "description": _text,
+        "languages": _languages,
+        "license": _http_url,
+        "page_size": _int(1, 500),
+        # the longest text value, in bytes (kgpub.load: default 1 MiB); at most 8 MiB, half of
+        # what the Turtle parser can read in one term
+        "max_literal_bytes": _int(1024, 8 * 1024 * 1024),
+    },
+    "search": {"shard_pages": _int(1, 10_000_000)},
+    "repository": {
+        "name": _text,
+        "admin_email": _emails,
+        "oai_repository_identifier": _repository_id,
+        "publisher": _text,
+        "oai_page_size": _int(1, 10_000),
+        "default_datestamp": _datetime,
+        "oai_base_url": _http_url,
+        "oai_token_secret": _secret,
+    },
+    # [sparql]: the endpoint's limits, checked by kgpub.query.QueryLimits (one definition).
+    "sparql": {},
+}
+
+
+def _nearest(name: str, known) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+
+
+def check_config(cfg: dict, where: str) -> None:
+    """Refuse unknown sections and keys (naming the nearest valid one) and values of the wrong
+    type or range: once, at load, for every command alike."""
+    for section, table in cfg.items():
+        if section not in SCHEMA:
+            raise ConfigError(f"{where}: [{section}] is not a section{_nearest(section, SCHEMA)}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: {section} must be a [{section}] table")
+        if section == "sparql":
+            from .query import QueryLimits
+
+            try:
+                QueryLimits.from_config(table)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+            continue
+        keys = SCHEMA[section]
+        for key, value in table.items():
+            if key not in keys:
+                raise ConfigError(f"{where}: [{section}] {key}: unknown key{_nearest(key, keys)}")
+            problem = keys[key](value)
+            if problem:
+                raise ConfigError(f"{where}: [{section}] {key} = {value!r}: {problem}")
+
+
 def load_project(root: str | Path = ".") -> Project:
     root = Path(root)
     cfg_path = root / CONFIG_FILE
@@ -69,25 +219,12 @@ def load_project(root: str | Path = ".") -> Project:
         cfg = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{cfg_path}: not valid TOML: {exc}") from exc
+    check_config(cfg, str(cfg_path))
     site = cfg.get("site", {})
     base = site.get("base", DEFAULT_BASE)
-    parts = urlsplit(base)
-    if parts.scheme not in ("http", "https") or not parts.netloc or not base.endswith("/"):
-        raise ConfigError(
-            f"{cfg_path}: [site] base = {base!r} must be an http(s) IRI ending with '/', "
-            f"e.g. {DEFAULT_BASE!r}"
-        )
     languages = site.get("languages", ["en"])
-    if not languages or not all(isinstance(x, str) and x for x in languages):
-        raise ConfigError(f"{cfg_path}: [site] languages must be a non-empty list, e.g. ['en']")
-    page_size = site.get("page_size", 20)
-    if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= 500:
-        raise ConfigError(f"{cfg_path}: [site] page_size = {page_size!r} must be a whole number "
-                          "from 1 to 500, e.g. 20")
+    page_size = site.get("page_size", Project.page_size)
     shard_pages = cfg.get("search", {}).get("shard_pages", Project.shard_pages)
-    if not isinstance(shard_pages, int) or isinstance(shard_pages, bool) or shard_pages < 1:
-        raise ConfigError(f"{cfg_path}: [search] shard_pages = {shard_pages!r} must be a whole "
-                          "number of at least 1, e.g. 10000")
     return Project(
         root=root,
         page_size=page_size,

@@ -34,3 +34,12 @@ class InvalidData(KgpubError):
     def __init__(self, report):
         super().__init__(f"{len(report.violations)} violation(s): nothing was published")
         self.report = report
+
+
+class OutputError(KgpubError):
+    """The output cannot be written (full disk, read-only, permissions, a name too long...);
+    the message names the path, the system's reason and the fix."""
+
+
+class BuildBusy(KgpubError):
+    """Another build is writing the same output (it holds the build lock)."""

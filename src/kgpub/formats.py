@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pyoxigraph as ox
@@ -47,16 +48,48 @@ def serialize(triples, fmt: Format, prefixes: dict[str, str] | None = None) -> b
 
 
 def serialize_all(triples, formats, prefixes: dict[str, str] | None = None) -> list[bytes]:
-    """The same triples in several formats: sorted and scanned for prefixes once."""
+    """The same triples in several formats: sorted and scanned for prefixes once. RDF/XML is
+    made well-formed whatever the data (see xml_safe_bytes); the other formats escape what
+    they cannot carry raw, so they keep every value exactly."""
     ordered = sorted(triples, key=_triple_key)
     used = used_prefixes(ordered, prefixes) if prefixes else None
     out = []
     for fmt in formats:
         if fmt.rdf in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) and used:
-            out.append(ox.serialize(ordered, format=fmt.rdf, prefixes=used))
+            body = ox.serialize(ordered, format=fmt.rdf, prefixes=used)
         else:
-            out.append(ox.serialize(ordered, format=fmt.rdf))
+            body = ox.serialize(ordered, format=fmt.rdf)
+        out.append(xml_safe_bytes(body) if fmt.rdf == ox.RdfFormat.RDF_XML else body)
     return out
+
+
+# ---- characters XML 1.0 cannot carry ----------------------------------------------------------
+#
+# XML 1.0 allows TAB, LF, CR, U+0020-U+D7FF, U+E000-U+FFFD and U+10000-U+10FFFF: not the other
+# C0 controls (NUL included), lone surrogates, U+FFFE or U+FFFF - not even as &#0; references.
+# Validation refuses such text (kgpub.validate); should any still reach an XML writer (data
+# validated by an older kgpub, a future code path), the writer replaces each such character with
+# U+FFFD REPLACEMENT CHARACTER: the document stays well-formed and a reader sees that something
+# was there, where dropping it silently could join two words or change a name.
+
+XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# The same in UTF-8 bytes: C0 bytes never occur inside a multi-byte sequence; U+FFFE/U+FFFF are
+# EF BF BE/BF; surrogates cannot be in UTF-8 that a serializer wrote.
+_XML_FORBIDDEN_UTF8 = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+REPLACEMENT = "\ufffd"
+
+
+def xml_safe(text: str) -> str:
+    """Text with every character XML 1.0 forbids replaced by U+FFFD."""
+    return XML_FORBIDDEN.sub(REPLACEMENT, text)
+
+
+def xml_safe_bytes(data: bytes) -> bytes:
+    """A UTF-8 XML document with every character XML 1.0 forbids replaced by U+FFFD (one
+    search when there is none: the usual case costs a scan)."""
+    if _XML_FORBIDDEN_UTF8.search(data) is None:
+        return data
+    return _XML_FORBIDDEN_UTF8.sub(REPLACEMENT.encode(), data)
 
 
 def _triple_key(t: ox.Triple) -> tuple[str, str, str]:

@@ -6,6 +6,11 @@ whose triples it used, and navigation keys (kgpub.browse.nav_key) whose value Br
 digest. The build keeps those keys, a digest of each source file, of each subject's triples
 in each data file and of each navigation key in ``.kgpub/build-state.json`` (not served).
 
+Statements the build derives (kgpub.entail: a topic's skos:narrower, a scheme's
+skos:hasTopConcept...) are not in any file: the state keeps a digest of each subject's derived
+statements too, and a subject whose derived statements changed is dirty like an edited one (a
+topic moved under another broader topic makes the old and the new broader topic dirty).
+
 The next build compares. Subjects whose triples changed are dirty, and so is what links to
 the IRIs they now link to (a page that read what links to an IRI noted every IRI it was
 given, so a link removed is found by its subject), and every navigation key whose digest
@@ -31,11 +36,11 @@ import pyoxigraph as ox
 
 from .browse import Browse
 from .config import Project
-from .index import EVERYTHING, Index, incoming_key
+from .index import EVERYTHING, RDF_TYPE, Index, incoming_key
 from .load import Sources
 
 STATE = ".kgpub/build-state.json"
-FORMAT = 1
+FORMAT = 2
 # Unit names: "e\t<iri>" (an entity), "l\t<listing key>\t<n>" (a listing page), and two
 # units written by every build: the site-wide files and the search index.
 SITE, SEARCH = "s\tsite", "s\tsearch"
@@ -62,6 +67,8 @@ class State:
     data: dict[str, str]  # data file -> digest of its bytes
     subjects: dict[str, dict[str, str]]  # data file -> subject -> digest of its triples there
     nav: dict[str, str]  # navigation key -> digest of its value
+    derived: dict[str, str] = field(default_factory=dict)  # subject -> digest of what is
+    # derived about it (kgpub.entail)
     units: dict[str, Unit] = field(default_factory=dict)
     keys: list[str] = field(default_factory=list)  # every key read, once (units hold indexes)
     ids: dict[str, int] = field(default_factory=dict)
@@ -114,7 +121,15 @@ def new_state(project: Project, sources: Sources, browse: Browse) -> State:
         data={f: sources.digests[f] for f in sources.by_file},
         subjects={f: subject_digests(t) for f, t in sources.by_file.items()},
         nav=browse.fingerprints(),
+        derived=derived_digests(browse.index),
     )
+
+
+def derived_digests(index: Index) -> dict[str, str]:
+    """Per subject, a digest of the statements derived about it that can change with another
+    subject's statements. Derived classes are left out: they follow from the subject's own
+    rdf:type and the ontology (whose change means a full build)."""
+    return subject_digests([t for t in index.derived if t.predicate.value != RDF_TYPE])
 
 
 @dataclass
@@ -132,7 +147,8 @@ def plan(previous: State, project: Project, sources: Sources, index: Index,
     if inputs != previous.inputs or set(sources.by_file) != set(previous.data):
         return None
     state = State(inputs=inputs, data={f: sources.digests[f] for f in sources.by_file},
-                  subjects=dict(previous.subjects), nav=browse.fingerprints())
+                  subjects=dict(previous.subjects), nav=browse.fingerprints(),
+                  derived=derived_digests(index))
     changed: set[str] = set()
     for f in sources.by_file:
         if state.data[f] == previous.data[f]:
@@ -140,6 +156,10 @@ def plan(previous: State, project: Project, sources: Sources, index: Index,
         new, old = subject_digests(sources.by_file[f]), previous.subjects.get(f, {})
         state.subjects[f] = new
         changed |= {s for s in new.keys() | old.keys() if new.get(s) != old.get(s)}
+    # What is derived about a subject can change with another subject's statements (a topic
+    # moved: the old and the new broader topic's skos:narrower), wherever it is written.
+    new, old = state.derived, previous.derived
+    changed |= {s for s in new.keys() | old.keys() if new.get(s) != old.get(s)}
     # A page that listed what links to an IRI noted each IRI it was given: a changed subject
     # that no longer links there is found by its own key; one that now does, by the target's.
     dirty = set(changed) | ({EVERYTHING} if changed else set())
@@ -176,7 +196,8 @@ def dump(state: State) -> bytes:
         units[name] = ["\n".join(unit.files), "\n".join(unit.searchable),
                        base64.b64encode(read.tobytes()).decode("ascii")]
     doc = {"format": FORMAT, "inputs": state.inputs, "data": state.data,
-           "subjects": state.subjects, "nav": state.nav, "units": units,
+           "subjects": state.subjects, "nav": state.nav, "derived": state.derived,
+           "units": units,
            "keys": [state.keys[i] for i in used]}
     return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -197,7 +218,7 @@ def load(site: Path) -> State | None:
             units[name] = Unit(files_.split("\n") if files_ else [],
                                searchable.split("\n") if searchable else [], ids)
         return State(inputs=doc["inputs"], data=doc["data"], subjects=doc["subjects"],
-                     nav=doc["nav"], units=units, keys=keys,
+                     nav=doc["nav"], derived=doc["derived"], units=units, keys=keys,
                      ids={k: i for i, k in enumerate(keys)})
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -1,20 +1,24 @@
 """Index: the validated graph, organised for rendering and serving.
 
 Holds the triples by subject and by object, knows which IRIs are published (every subject under
-the base), what kind each is, its label in a language, and its RDF description.
+the base), what kind each is, its label in a language, and its RDF description. The graph is the
+published one: what editors wrote and what the build derives from it (kgpub.entail).
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
+from unicodedata import normalize
 
 import pyoxigraph as ox
 
 from .config import Project
+from .entail import entailments, merge
 from .load import Sources
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -51,13 +55,22 @@ class Label:
 
 
 class Index:
-    def __init__(self, project: Project, sources: Sources):
+    def __init__(self, project: Project, sources: Sources,
+                 derived: list[ox.Triple] | None = None):
+        """derived: the statements derived from the sources (kgpub.entail.entailments; computed
+        when not given)."""
         self.project = project
         self.base = project.base
         self.vocab = project.vocab
         self.ontology_iri = project.base + "ontology"
-        self.ontology_triples = list(sources.ontology)
-        self.triples = sources.graph
+        self.derived = entailments(sources) if derived is None else derived
+        # The vocabulary's document: the ontology and what is derived about its subjects (the
+        # resource types are skos:Concepts, a scheme has its top concepts).
+        described = {t.subject for t in sources.ontology}
+        self.ontology_triples = merge(sources.ontology,
+                                      [t for t in self.derived if t.subject in described])
+        self._ontology_subjects = sorted({s.value for s in described})
+        self.triples = merge(sources.graph, self.derived)
         self.prefixes = {**STANDARD_PREFIXES, **{"sphr": self.vocab}}
         for prefix, ns in sorted(sources.prefixes.items()):
             self.prefixes.setdefault(prefix, ns)
@@ -253,6 +266,9 @@ class Index:
         and types of what it links to, so a client can show it without further requests.
         The ontology's document is the whole vocabulary."""
         if iri == self.ontology_iri:
+            # What is derived about the vocabulary's subjects may follow from the data (a
+            # scheme's top concepts): an incremental build renders it again when that changes.
+            self.note_all(self._ontology_subjects)
             return list(self.ontology_triples)
         triples: list[ox.Triple] = []
         seen_nodes: set[str] = set()
@@ -310,3 +326,155 @@ def fallback_name(iri: str) -> str:
     """A readable name for an unlabelled IRI (validation makes this rare): its last segment."""
     tail = iri.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
     return tail.replace("-", " ").replace("_", " ") or iri
+
+
+# ---- which IRIs can be published as files (`kgpub validate` and the build ask the same) -------
+
+# An entity's path P becomes files P.html, P.jsonld... and folders (browse/P/, fr/P.html): each
+# segment a file name with a suffix (".jsonld", 7 bytes, is the longest) or a folder's. Most file
+# systems allow 255 bytes a name: a segment may have 200, a margin for longer suffixes. A whole
+# path stays far under PATH_MAX (4096) with the output directory and a language folder in front.
+MAX_SEGMENT_BYTES = 200
+MAX_PATH_BYTES = 1000
+# Paths the site itself uses: an entity there would be overwritten by the home page, a dump...
+RESERVED = ("index", "404", "sitemap", "robots", "feed", "sparql", "oai", "search", "dumps/",
+            "_assets/", "_pagefind/", "browse/", ".well-known/", ".kgpub/")
+# Characters no file of the site can be found by, and why.
+_UNSAFE = {
+    "%": "a percent-encoded character: the server decodes an address before it looks for the "
+         "file, so a file named with '%' is never found",
+    "?": "a query ('?'), which is never part of a file's address",
+    "\\": "a backslash, a folder separator on Windows, which the server refuses",
+    **{c: f"{c!r}, which Windows does not allow in file names" for c in ':*"<>|'},
+}
+_PLAIN = re.compile(r"[a-z0-9_-]+(?:/[a-z0-9_-]+)*")  # the usual path: lower-case slugs
+_SLUG_FIX = "Use a slug of lower-case letters, digits and hyphens, e.g. <{base}resource/my-entry>."
+
+
+@dataclass(frozen=True)
+class PathProblem:
+    """Why an IRI cannot be published as files: what is wrong, the fix, the rule's name."""
+
+    message: str
+    fix: str
+    rule: str
+
+
+def path_problem(iri: str, base: str, languages: tuple[str, ...] = ()) -> PathProblem | None:
+    """Why the IRI, an entity under the base, cannot be published as the files Index.path
+    names (P.html, P.ttl..., browse/P.html, fr/P.html), or None when it can. `kgpub validate`
+    refuses what this refuses, and the build refuses it in the same words (kgpub.validate.
+    unpublishable_problems). languages: the site's; the others' pages live under 'fr/'..."""
+    path = iri[len(base):]
+    if len(path) <= MAX_SEGMENT_BYTES and _PLAIN.fullmatch(path):
+        return _reserved(path, languages)  # the usual slugs: only the reserved names to check
+    segments = path.split("/")
+    dots = [s for s in segments if s in (".", "..")]
+    if dots:
+        resolved, outside = _remove_dot_segments(segments)
+        if outside:
+            where = "outside the site"
+        elif resolved == "" or resolved.endswith("/"):
+            where = (f"as <{base}{resolved}>, a folder: its files would be hidden ones "
+                     f"('{path}.html'...) that no link reaches")
+        else:
+            where = f"as <{base}{resolved}>, its files written over that address's"
+        return PathProblem(
+            f"The IRI's path {path!r} has a {dots[0]!r} segment, which browsers and the build "
+            f"resolve: it would be published {where}.",
+            "Write the IRI without '.' or '..' segments, as a slug under topic/, resource/, "
+            "agent/ or place/.",
+            "kgpub:UnpublishablePath")
+    if "" in segments:
+        if path.endswith("/") and "" not in segments[:-1]:
+            return PathProblem(
+                f"The IRI's path {path!r} ends with '/': its files would be named "
+                f"'{path}.html', '{path}.ttl'..., hidden files in a folder that no link reaches.",
+                f"Remove the '/' at the end: <{base}{path.rstrip('/')}>.",
+                "kgpub:UnpublishablePath")
+        return PathProblem(
+            f"The IRI's path {path!r} has an empty segment ('//' or a leading '/'): its files "
+            "would be written where another address is served.",
+            "Remove the extra '/'.", "kgpub:UnpublishablePath")
+    reserved = _reserved(path, languages)
+    if reserved:
+        return reserved
+    hidden = next((s for s in segments if s.startswith(".")), None)
+    if hidden:
+        return PathProblem(
+            f"The IRI's path {path!r} has a segment starting with '.' ({hidden!r}): the site "
+            "does not serve hidden files, so its pages could not be reached.",
+            "Start each segment of the slug with a letter or a digit.", "kgpub:UnpublishablePath")
+    unsafe = next((c for c in path if c in _UNSAFE), None)
+    if unsafe:
+        return PathProblem(f"The IRI's path {path!r} contains {_UNSAFE[unsafe]}.",
+                           _SLUG_FIX.format(base=base), "kgpub:UnpublishablePath")
+    for segment in segments:
+        size = len(segment.encode("utf-8", "surrogatepass"))
+        if size > MAX_SEGMENT_BYTES:
+            return PathProblem(
+                f"A segment of the IRI's path is {size} bytes long ({segment[:40]!r}...): at "
+                f"most {MAX_SEGMENT_BYTES} bytes can be published, since its files' names add a "
+                "suffix (e.g. '.jsonld') and most file systems allow 255 bytes a name.",
+                f"Shorten the slug to at most {MAX_SEGMENT_BYTES} bytes (a few words of the "
+                "title are enough).", "kgpub:UnpublishablePath")
+    size = len(path.encode("utf-8", "surrogatepass"))
+    if size > MAX_PATH_BYTES:
+        return PathProblem(
+            f"The IRI's path is {size} bytes long: at most {MAX_PATH_BYTES} bytes can be "
+            "published as files.", "Shorten the path: fewer or shorter segments.",
+            "kgpub:UnpublishablePath")
+    return None
+
+
+def path_key(path: str) -> str:
+    """Paths with the same key are one file on macOS and Windows, whose file systems ignore
+    case (and, on macOS, how a character is composed)."""
+    if path.isascii():
+        return path.lower()
+    return normalize("NFC", normalize("NFC", path).casefold())
+
+
+def _reserved(path: str, languages: tuple[str, ...]) -> PathProblem | None:
+    # The pages of the site's other languages live under their codes: 'fr/', 'es/'. Compared
+    # without case: 'Index.html' is 'index.html' on macOS and Windows.
+    folded = path.lower()
+    reserved, stems = _reserved_paths(languages)
+    if not folded.startswith(stems):  # every clash starts with a stem: one call for most
+        return None
+    # a folder and what is in it; a file's name with any suffix ("index.html", "sitemap-2.xml")
+    clash = next((r for r in reserved if folded == r.rstrip("/") or folded.startswith(
+        r if r.endswith("/") else (r + "-", r + "."))), None)
+    if clash is None:
+        return None
+    return PathProblem(
+        f"The IRI's path {path!r} is reserved for the site's own files ({clash}).",
+        "Give the entity another slug, e.g. under topic/, resource/, agent/ or place/.",
+        "kgpub:ReservedPath")
+
+
+@lru_cache(maxsize=8)
+def _reserved_paths(languages: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    reserved = RESERVED + tuple(f"{lang.lower()}/" for lang in languages[1:])
+    return reserved, tuple(r.rstrip("/") for r in reserved)
+
+
+def _remove_dot_segments(segments: list[str]) -> tuple[str, bool]:
+    """The path as RFC 3986 resolves it, and whether a '..' climbs out of the base."""
+    out: list[str] = []
+    outside = False
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == "..":
+            if out:
+                out.pop()
+            else:
+                outside = True
+            if last:
+                out.append("")
+        elif segment == ".":
+            if last:
+                out.append("")
+        else:
+            out.append(segment)
+    return "/".join(out), outside

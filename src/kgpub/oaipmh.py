@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -23,9 +24,9 @@ import threading
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from lxml import etree
 
@@ -52,18 +53,28 @@ DC_ELEMENTS = frozenset({
 # fixed default keeps tokens valid across workers and restarts. Deployments may set their own.
 DEFAULT_TOKEN_SECRET = b"kgpub-oai-pmh-resumption-token-v1"
 
-_SECONDS_RE = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)Z$")
-_DAY_RE = re.compile(r"^(\d{4})-(\d\d)-(\d\d)$")
+# Every pattern is used with fullmatch (a "$" would let a final newline through) and spells its
+# digits [0-9]: Python's \d also matches fullwidth, Arabic-Indic and other Unicode digits, which
+# int() reads but the XSD's dates do not allow - and the request element echoes the arguments.
+_SECONDS_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
+_DAY_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 # Patterns from OAI-PMH.xsd and oai-identifier.xsd: what the schema lets through is what we accept.
-_PREFIX_RE = re.compile(r"^[A-Za-z0-9\-_.!~*'()]+$")
-_SETSPEC_RE = re.compile(r"^[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*$")
-_REPO_ID_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-]*(\.[a-zA-Z0-9][a-zA-Z0-9\-]*)+$")
-_LOCAL_ID_RE = re.compile(r"^[a-zA-Z0-9\-_.!~*'();/?:@&=+$,%]+$")
-_EMAIL_RE = re.compile(r"^\S+@(\S+\.)+\S+$")
-_LANG_RE = re.compile(r"^[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*$")  # xs:language
+_PREFIX_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()]+")
+_SETSPEC_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*")
+_REPO_ID_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9\-]*(\.[a-zA-Z0-9][a-zA-Z0-9\-]*)+")
+_LOCAL_ID_RE = re.compile(r"[a-zA-Z0-9\-_.!~*'();/?:@&=+$,%]+")
+_EMAIL_RE = re.compile(r"[^\s@]+@([^\s@.]+\.)+[^\s@.]+")  # a subset of the XSD's
+_LANG_RE = re.compile(r"[a-zA-Z]{1,8}(-[a-zA-Z0-9]{1,8})*")  # xs:language
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+# An identifier argument must at least be a URI reference (RFC 3986): ASCII, no spaces, no
+# <>"{}|\^` and every % starting an escape. Anything else cannot name an item anywhere.
+_URI_RE = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+")
+# UTF-8 bytes of what XML 1.0 forbids (see _sanitized_rdf)
+_NOT_XML_UTF8 = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _TOKEN_MAX = 4096
+ARGUMENT_MAX = 1024  # characters of an identifier, metadataPrefix or set: longer is badArgument
+MAX_ERRORS = 10  # error elements in one response: a request of 10,000 bad arguments gets 10
 
 
 def utc_now() -> datetime:
@@ -178,11 +189,11 @@ class _Range:
 def parse_utc(value: str) -> tuple[str, str, str] | None:
     """A from/until value as (first second, last second, granularity), or None when it is not a
     real date in either granularity. A day covers the whole day."""
-    if m := _SECONDS_RE.match(value):
+    if m := _SECONDS_RE.fullmatch(value):
         if _valid_datetime(*(int(g) for g in m.groups())):
             return value, value, GRANULARITY
         return None
-    if m := _DAY_RE.match(value):
+    if m := _DAY_RE.fullmatch(value):
         if _valid_datetime(*(int(g) for g in m.groups())):
             return f"{value}T00:00:00Z", f"{value}T23:59:59Z", "YYYY-MM-DD"
     return None
@@ -218,6 +229,9 @@ def _parse_request(args: Sequence[tuple[str, str]]) -> tuple[str, dict[str, str]
     errors += [e for key, value in params.items() if (e := _syntax_error(key, value))]
     if not errors:
         errors += _range_errors(params)
+    if len(errors) > MAX_ERRORS:
+        errors = errors[:MAX_ERRORS - 1] + [f"... and {len(errors) - MAX_ERRORS + 1} more "
+                                            "problems with the arguments."]
     if errors:
         raise _Failure([("badArgument", message) for message in errors])
     return verb, params
@@ -254,16 +268,27 @@ def _presence_errors(params: dict[str, str], spec: _VerbSpec) -> list[str]:
 
 
 def _syntax_error(key: str, value: str) -> str | None:
+    """What is wrong with an argument's value, or None. What passes can be echoed in the
+    request element and still validate against OAI-PMH.xsd. (A resumptionToken's form is
+    checked when it is read: a bad one is badResumptionToken, not badArgument.)"""
     if value == "":
         return f"The {key} argument is empty."
     if _NOT_XML_CHAR.search(value):
         return f"The {key} argument contains characters that XML cannot carry."
+    if key == "resumptionToken":
+        return None
+    if len(value) > ARGUMENT_MAX:
+        return f"The {key} argument is longer than {ARGUMENT_MAX} characters."
     if key in ("from", "until") and parse_utc(value) is None:
-        return f"The {key} argument {_show(value)} is not a date in YYYY-MM-DD or {GRANULARITY}."
-    if key == "metadataPrefix" and not _PREFIX_RE.match(value):
+        return (f"The {key} argument {_show(value)} is not a date in YYYY-MM-DD or "
+                f"{GRANULARITY} (ASCII digits, UTC).")
+    if key == "metadataPrefix" and not _PREFIX_RE.fullmatch(value):
         return f"The metadataPrefix {_show(value)} is not a legal metadata prefix."
-    if key == "set" and not _SETSPEC_RE.match(value):
+    if key == "set" and not _SETSPEC_RE.fullmatch(value):
         return f"The set {_show(value)} is not a legal setSpec."
+    if key == "identifier" and not _URI_RE.fullmatch(value):
+        return (f"The identifier {_show(value)} is not a URI (ASCII only, no spaces, "
+                "'%' only in %XX escapes).")
     return None
 
 
@@ -322,14 +347,14 @@ class _Tokens:
     def read(self, token: str, verb: str) -> _ListQuery:
         """The query a token continues; badResumptionToken for anything we did not issue for
         this verb and this data version."""
-        if len(token) > _TOKEN_MAX or not _TOKEN_RE.match(token):
+        if len(token) > _TOKEN_MAX or not _TOKEN_RE.fullmatch(token):
             raise _fail("badResumptionToken", "The resumptionToken is malformed.")
         body, signature = token.split(".")
         if not hmac.compare_digest(signature, self._sign(body)):
             raise _fail("badResumptionToken", "The resumptionToken is not one this repository issued.")
         try:
             payload = json.loads(_unb64(body))
-        except (binascii.Error, ValueError):
+        except (binascii.Error, ValueError, RecursionError):  # deep nesting: a forged token
             raise _fail("badResumptionToken", "The resumptionToken is malformed.") from None
         if not isinstance(payload, dict) or payload.get("d") != self._fingerprint:
             raise _fail("badResumptionToken",
@@ -384,6 +409,7 @@ class OaiProvider:
         sets: Sequence[OaiSet],
         now: Callable[[], datetime] = utc_now,
     ):
+        info = replace(info, base_url=_uri(info.base_url))
         _check_info(info)
         self.info = info
         self.formats = metadata_formats(info.base_url)
@@ -425,7 +451,7 @@ class OaiProvider:
             self._by_id[record.local_id] = position
             for spec in record.sets:
                 if spec not in checked_specs:
-                    if not _SETSPEC_RE.match(spec):
+                    if not _SETSPEC_RE.fullmatch(spec):
                         raise ValueError(f"OAI record {record.local_id!r}: bad setSpec {spec!r}")
                     checked_specs.add(spec)
                     self._by_set[spec] = array("l")
@@ -464,9 +490,14 @@ class OaiProvider:
 
     # -- requests --
 
-    def respond(self, args: list[tuple[str, str]]) -> bytes:
-        """The complete response document (UTF-8 XML) for one request's arguments."""
-        root, request = self._envelope()
+    def respond(self, args: list[tuple[str, str]], base_url: str | None = None) -> bytes:
+        """The complete response document (UTF-8 XML) for one request's arguments. base_url:
+        where this request came (a value per request, e.g. from the Host; never cached), else
+        the configured one."""
+        base = _uri(base_url) if base_url else self.info.base_url
+        if urlsplit(base).scheme not in ("http", "https"):
+            base = self.info.base_url
+        root, request = self._envelope(base)
         try:
             verb, params = _parse_request(args)
         except _Failure as failure:  # badVerb/badArgument: nothing valid to echo
@@ -474,34 +505,38 @@ class OaiProvider:
             return _serialize(root)
         _echo(request, verb, params)
         try:
-            root.append(self._dispatch(verb, params))
+            root.append(self._dispatch(verb, params, base))
         except _Failure as failure:
             _add_errors(root, failure)
         return _serialize(root)
 
-    def _envelope(self) -> tuple[etree._Element, etree._Element]:
+    def _envelope(self, base: str) -> tuple[etree._Element, etree._Element]:
         root = etree.Element(_oai("OAI-PMH"), nsmap={None: OAI_NS, "xsi": XSI_NS})
         root.set(f"{{{XSI_NS}}}schemaLocation", f"{OAI_NS} {OAI_SCHEMA}")
         _sub(root, "responseDate", _format_datetime(self._now()))
-        request = _sub(root, "request", self.info.base_url)
+        request = _sub(root, "request", base)
         return root, request
 
-    def _dispatch(self, verb: str, params: dict[str, str]) -> etree._Element:
+    def _dispatch(self, verb: str, params: dict[str, str], base: str) -> etree._Element:
         if verb == "Identify":
-            return self._identify()
+            return self._identify(base)
         if verb == "ListMetadataFormats":
-            return self._list_metadata_formats(params.get("identifier"))
+            return self._list_metadata_formats(params.get("identifier"), base)
         if verb == "GetRecord":
-            return self._get_record(params["identifier"], params["metadataPrefix"])
+            return self._get_record(params["identifier"], params["metadataPrefix"], base)
         if verb == "ListSets":
             return self._list_sets(params.get("resumptionToken"))
-        return self._list_records(verb, params)
+        return self._list_records(verb, params, base)
 
-    def _identify(self) -> etree._Element:
+    def _schema(self, fmt: MetadataFormat, base: str) -> str:
+        """A format's schema URL as seen from this request's base URL."""
+        return rdf_wrapper_schema_url(base) if fmt.prefix == "rdf" else fmt.schema
+
+    def _identify(self, base: str) -> etree._Element:
         info = self.info
         body = etree.Element(_oai("Identify"))
         _sub(body, "repositoryName", _clean(info.name))
-        _sub(body, "baseURL", info.base_url)
+        _sub(body, "baseURL", base)
         _sub(body, "protocolVersion", "2.0")
         for email in info.admin_emails:
             _sub(body, "adminEmail", email)
@@ -521,7 +556,7 @@ class OaiProvider:
             etree.SubElement(element, f"{{{OAI_ID_NS}}}{name}").text = text
         return element
 
-    def _list_metadata_formats(self, identifier: str | None) -> etree._Element:
+    def _list_metadata_formats(self, identifier: str | None, base: str) -> etree._Element:
         formats: Iterable[MetadataFormat] = self.formats
         if identifier is not None:
             mask = self._masks[self._position(identifier)]
@@ -532,7 +567,7 @@ class OaiProvider:
         for f in formats:
             element = _sub(body, "metadataFormat")
             _sub(element, "metadataPrefix", f.prefix)
-            _sub(element, "schema", f.schema)
+            _sub(element, "schema", self._schema(f, base))
             _sub(element, "metadataNamespace", f.namespace)
         return body
 
@@ -547,7 +582,7 @@ class OaiProvider:
             raise _fail("idDoesNotExist", f"No item has the identifier {_show(identifier)}.")
         return position
 
-    def _get_record(self, identifier: str, prefix: str) -> etree._Element:
+    def _get_record(self, identifier: str, prefix: str, base: str) -> etree._Element:
         errors = []
         position = self._lookup(identifier)
         if position is None:
@@ -560,7 +595,7 @@ class OaiProvider:
             raise _Failure(errors)
         assert fmt is not None and position is not None
         body = etree.Element(_oai("GetRecord"))
-        body.append(self._record(self._records[position], fmt))
+        body.append(self._record(self._records[position], fmt, base))
         return body
 
     def _list_sets(self, token: str | None) -> etree._Element:
@@ -575,7 +610,7 @@ class OaiProvider:
         self._resumption(body, query, len(page), size)
         return body
 
-    def _list_records(self, verb: str, params: dict[str, str]) -> etree._Element:
+    def _list_records(self, verb: str, params: dict[str, str], base: str) -> etree._Element:
         token = params.get("resumptionToken")
         query = (self._tokens.read(token, verb) if token else
                  _ListQuery(verb, params["metadataPrefix"], params.get("set"),
@@ -592,7 +627,7 @@ class OaiProvider:
         for index in positions:
             record = self._records[view[index]]
             body.append(self._header(record) if verb == "ListIdentifiers"
-                        else self._record(record, fmt))
+                        else self._record(record, fmt, base))
         self._resumption(body, query, len(positions), size)
         return body
 
@@ -645,7 +680,7 @@ class OaiProvider:
             _sub(header, "setSpec", spec)
         return header
 
-    def _record(self, record: OaiRecord, fmt: MetadataFormat) -> etree._Element:
+    def _record(self, record: OaiRecord, fmt: MetadataFormat, base: str) -> etree._Element:
         element = etree.Element(_oai("record"))
         element.append(self._header(record))
         if not record.deleted:  # a deleted record is its header alone
@@ -653,7 +688,7 @@ class OaiProvider:
             if fmt.prefix == "oai_dc":
                 metadata.append(oai_dc_element(record.dc))
             else:
-                metadata.append(rdf_element(record, fmt.schema))
+                metadata.append(rdf_element(record, self._schema(fmt, base)))
         return element
 
 
@@ -675,13 +710,22 @@ def oai_dc_element(dc: Iterable[tuple[str, str, str | None]]) -> etree._Element:
 
 def rdf_element(record: OaiRecord, schema_url: str) -> etree._Element:
     """The record's RDF/XML document as an rdf:RDF element (its XML declaration and any DOCTYPE
-    dropped), parsed without entity expansion or network access."""
+    dropped), parsed without entity expansion or network access. A document that is not
+    well-formed only because it carries characters XML 1.0 forbids (written by a kgpub that let
+    them through) is read with each of them replaced by U+FFFD, as oai_dc values are."""
     if record.rdf_xml is None:
         raise ValueError(f"OAI record {record.local_id!r} has no RDF/XML")
     try:
         root = etree.fromstring(record.rdf_xml, _RDF_PARSER.parser)
     except etree.XMLSyntaxError as exc:
-        raise ValueError(f"OAI record {record.local_id!r}: RDF/XML does not parse: {exc}") from exc
+        root = None
+        sanitized = _sanitized_rdf(record.rdf_xml)
+        if sanitized is not None:
+            with contextlib.suppress(etree.XMLSyntaxError):
+                root = etree.fromstring(sanitized, _RDF_PARSER.parser)
+        if root is None:
+            raise ValueError(f"OAI record {record.local_id!r}: RDF/XML does not parse: "
+                             f"{exc}") from exc
     if root.tag != f"{{{RDF_NS}}}RDF":
         raise ValueError(f"OAI record {record.local_id!r}: RDF/XML root is {root.tag}, not rdf:RDF")
     if next(root.iter(etree.Entity), None) is not None:
@@ -689,6 +733,18 @@ def rdf_element(record: OaiRecord, schema_url: str) -> etree._Element:
         raise ValueError(f"OAI record {record.local_id!r}: RDF/XML uses entity references")
     root.set(f"{{{XSI_NS}}}schemaLocation", f"{RDF_NS} {schema_url}")
     return root
+
+
+def _sanitized_rdf(data: bytes) -> bytes | None:
+    """The document with the characters XML 1.0 forbids replaced by U+FFFD, or None if it has
+    none (or is not UTF-8, which our writers never produce)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if _NOT_XML_UTF8.search(data) is None:
+        return None
+    return _NOT_XML_UTF8.sub("\ufffd".encode(), data)
 
 
 def _set_element(s: OaiSet) -> etree._Element:
@@ -752,14 +808,25 @@ def _seconds(datestamp: str) -> str:
 # ---- input checks: a bad build must fail loudly here, not produce schema-invalid responses ------
 
 
+def _uri(url: str) -> str:
+    """A URL as a URI: characters a URI cannot hold (spaces, non-ASCII, a '%' that starts no
+    escape) percent-encoded, so that baseURL and the request element stay valid anyURIs."""
+    if _URI_RE.fullmatch(url):
+        return url
+    escaped = re.sub(r"%(?![0-9A-Fa-f]{2})", "%25", _NOT_XML_CHAR.sub("", url))
+    return quote(escaped, safe="-._~:/?#[]@!$&'()*+,;=%")
+
+
 def _check_info(info: RepositoryInfo) -> None:
-    if not _REPO_ID_RE.match(info.repository_id):
+    if not _REPO_ID_RE.fullmatch(info.repository_id):
         raise ValueError(f"repository_id {info.repository_id!r} is not a domain-like name")
-    if not _LOCAL_ID_RE.match(info.sample_local_id):
+    if not _LOCAL_ID_RE.fullmatch(info.sample_local_id):
         raise ValueError(f"sample_local_id {info.sample_local_id!r} is not a legal local id")
-    if not info.admin_emails or not all(_EMAIL_RE.match(e) for e in info.admin_emails):
+    if not info.admin_emails or not all(_EMAIL_RE.fullmatch(e) and not _NOT_XML_CHAR.search(e)
+                                        for e in info.admin_emails):
         raise ValueError(f"admin_emails {info.admin_emails!r}: at least one address is needed")
-    if urlsplit(info.base_url).scheme not in ("http", "https"):
+    if not _URI_RE.fullmatch(info.base_url) or urlsplit(info.base_url).scheme not in (
+            "http", "https"):
         raise ValueError(f"base_url {info.base_url!r} is not an http(s) URL")
     if info.page_size < 1:
         raise ValueError("page_size must be positive")
@@ -769,18 +836,18 @@ def _check_info(info: RepositoryInfo) -> None:
 def _check_sets(sets: Sequence[OaiSet]) -> None:
     seen: set[str] = set()
     for s in sets:
-        if not _SETSPEC_RE.match(s.spec) or s.spec in seen:
+        if not _SETSPEC_RE.fullmatch(s.spec) or s.spec in seen:
             raise ValueError(f"setSpec {s.spec!r} is illegal or listed twice")
         seen.add(s.spec)
 
 
 def _check_record(record: OaiRecord, checked: set[str | None]) -> None:
     """`checked` caches datestamps and language tags found valid: most repeat, regexes cost."""
-    if not _LOCAL_ID_RE.match(record.local_id):
+    if not _LOCAL_ID_RE.fullmatch(record.local_id):
         raise ValueError(f"OAI record id {record.local_id!r} has characters an OAI identifier "
                          "cannot carry (percent-encode them)")
     if record.datestamp not in checked:
-        match = _SECONDS_RE.match(record.datestamp)
+        match = _SECONDS_RE.fullmatch(record.datestamp)
         if not match or not _valid_datetime(*(int(g) for g in match.groups())):
             raise ValueError(f"OAI record {record.local_id!r}: datestamp {record.datestamp!r} "
                              f"is not {GRANULARITY}")
@@ -789,6 +856,6 @@ def _check_record(record: OaiRecord, checked: set[str | None]) -> None:
         if name not in DC_ELEMENTS:
             raise ValueError(f"OAI record {record.local_id!r}: {name!r} is no DC element")
         if lang not in checked:
-            if not _LANG_RE.match(lang):  # type: ignore[arg-type]
+            if not _LANG_RE.fullmatch(lang):  # type: ignore[arg-type]
                 raise ValueError(f"OAI record {record.local_id!r}: bad language tag {lang!r}")
             checked.add(lang)

@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import tempfile
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -117,12 +118,19 @@ def to_rdflib(triples: Iterable[ox.Triple]) -> Graph:
 
 
 class _quiet_rdflib_terms:
+    """rdflib says so, in its log or as a warning ("weird boolean"), when it cannot read a
+    typed value: validation reports those values itself (kgpub.validate.literal_problems)."""
+
     def __enter__(self):
         self.log = logging.getLogger("rdflib.term")
         self.level = self.log.level
         self.log.setLevel(logging.CRITICAL)
+        self.warnings = warnings.catch_warnings()
+        self.warnings.__enter__()
+        warnings.filterwarnings("ignore", category=UserWarning, module="rdflib.term")
 
     def __exit__(self, *exc):
+        self.warnings.__exit__(*exc)
         self.log.setLevel(self.level)
 
 

@@ -1,22 +1,23 @@
-"""Site: the build pipeline. load -> validate -> index -> render -> write.
+"""Site: the build pipeline. load -> validate -> index -> render -> write -> publish.
 
-Everything is written into a staging directory beside the output, so a failed or killed build
-leaves the old site intact. A full build's staging directory becomes the site in one atomic
-rename. An incremental one (kgpub.incremental: only the units that read an edited statement
-are rendered again) stages only the files whose bytes changed and moves them in from a journal
-written first, which the next build completes if this one is killed while moving.
+Every build writes a new generation (kgpub.generation): a directory beside the output that
+starts as the published site's files, hard-linked (or an older generation brought up to date),
+where changed files are replaced (never written in place: they are shared with the published
+site), files no longer produced are deleted and the state is written last; then `out`, a link,
+is pointed at it in one atomic rename. A published generation is never modified, so a failed or
+killed build leaves the site as it was, and its unpublished generation is deleted by the next
+build. An incremental build (kgpub.incremental) renders only the units that read an edited
+statement; a full one renders them all. One build at a time writes an output (a lock).
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import contextlib
+import errno
 import gc
-import json
 import multiprocessing as mp
 import os
-import shutil
-import sys
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,12 +25,13 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
-from . import incremental
+from . import generation, incremental
 from .browse import Browse
 from .config import Project
-from .errors import InvalidData, KgpubError
+from .entail import entailments
+from .errors import InvalidData, KgpubError, OutputError
 from .index import Index
-from .load import load_sources
+from .load import Sources, load_sources
 from .render import cite
 from .render.harvest import (
     FEED_PATH,
@@ -51,7 +53,7 @@ from .search import (
     shard_of,
     shard_of_file,
 )
-from .validate import Report, validate_sources
+from .validate import Report, unpublishable_problems, validate_sources
 
 Progress = Callable[[int, int], None]
 
@@ -67,6 +69,7 @@ class BuildResult:
     rendered: int = 0  # units rendered: entities and listing pages (kgpub.incremental)
     incremental: bool = False  # only the units that read something changed were rendered
     timings: dict[str, float] = field(default_factory=dict)  # stage -> wall seconds
+    warnings: list[str] = field(default_factory=list)  # one line each, for the command to print
 
 
 class Stopwatch:
@@ -181,12 +184,12 @@ def _render_chunk(chunk: list[Work]) -> list[Done]:
 
 
 def _write_files(files) -> tuple[list[str], list[str], list[str]]:
-    """Write (path, bytes) pairs into the staging directory: (paths, the searchable ones, the
+    """Write (path, bytes) pairs into the new generation: (paths, the searchable ones, the
     ones written because their bytes are new)."""
-    staging, against = _shared["staging"], _shared["against"]
+    gen = _shared["gen"]
     paths, searchable, changed = [], [], []
     for path, data in files:
-        if _write(staging, path, data, against):
+        if _write(gen, path, data):
             changed.append(path)
         paths.append(path)
         if is_searchable(path, data):
@@ -264,67 +267,126 @@ def build(
     engine: str = "auto",
     full: bool = False,
 ) -> BuildResult:
-    """Validate and write the site. When the last build's state is there and only data files
-    changed, only the units that read something that changed are rendered again
-    (kgpub.incremental); otherwise all are (full=True forces it). Either way only files whose
-    bytes change are written (unchanged files keep their mtime, so HTTP validators stay
-    valid), what is no longer produced is deleted, and the site is the same as a full
-    build's."""
+    """Validate and write the site as a new generation, then publish it. When the last build's
+    state is there and only data files changed, only the units that read something that
+    changed are rendered again (kgpub.incremental); otherwise all are (full=True forces it).
+    Either way only files whose bytes change are written (unchanged files keep their inode
+    and mtime, so HTTP validators stay valid), what is no longer produced is deleted, and the
+    site is the same as a full build's. Raises OutputError when the output cannot be written
+    (the published site is then unchanged) and BuildBusy when another build is writing it."""
     out = Path(out) if out else project.root / "site"
     check_output(project, out)
-    clock = Stopwatch()
-    sources = load_sources(project)
-    clock.lap("load")
-    report = validate_sources(sources, engine=engine)
-    clock.lap("validate")
-    if not report.conforms:
-        raise InvalidData(report)
-    index = Index(project, sources)
-    html = renderers(index)
-    works = _works(index, html)
-    clock.lap("index and navigation")
-    staging = _staging_dir(out)  # (first: it completes an interrupted update)
-    _made_dirs.clear()  # the staging path may repeat (same pid): nothing is known to exist
-    _shared.update(index=index, html=html, staging=staging)
-    n = workers or os.cpu_count() or 1
+    lock = generation.BuildLock(out)
     try:
-        previous = None if full or not out.is_dir() else incremental.load(out)
-        step = previous and incremental.plan(previous, project, sources, index, html[0].browse,
-                                             [_unit_name(w) for w in works])
-        if step:
-            clock.lap("plan")
-            result = _update(index, works, step, staging, out, n, progress, _site(index, html),
-                             clock)
-        else:
-            state = incremental.new_state(project, sources, html[0].browse)
-            clock.lap("plan")
-            result = _full(index, works, state, staging, out, n, progress, _site(index, html),
-                           clock)
-    except BaseException:
-        if not (staging / JOURNAL).exists():  # else the next build finishes the job
-            shutil.rmtree(staging, ignore_errors=True)
-        raise
+        if out.parent.is_dir():  # else it is made once the data is known to be valid
+            _output_step(lock.acquire, out)
+        clock = Stopwatch()
+        sources = load_sources(project)
+        clock.lap("load")
+        report = validate_sources(sources, engine=engine)
+        clock.lap("validate")
+        if not report.conforms:
+            raise InvalidData(report)
+        # Validation checked what editors wrote; the published graph adds what clients rely on
+        # and editors leave out (a topic is a skos:Concept, skos:narrower...: kgpub.entail).
+        index = Index(project, sources, entailments(sources))
+        # Every entity, derived ones too, must map to files inside the site: refused in the
+        # words `kgpub validate` uses (kgpub.index.path_problem).
+        unpublishable = unpublishable_problems(sources, index.entities)
+        if unpublishable:
+            raise InvalidData(Report(unpublishable))
+        html = renderers(index)
+        works = _works(index, html)
+        clock.lap("index and navigation")
+        if not out.parent.is_dir():
+            _output_step(lambda: out.parent.mkdir(parents=True, exist_ok=True), out)
+            _output_step(lock.acquire, out)
+        result = _build_generation(project, sources, out, index, html, works, clock, progress,
+                                   workers or os.cpu_count() or 1, full)
     finally:
-        _shared.clear()
+        lock.release()
     result.report = report
     result.timings = clock.times
     return result
 
 
-def _full(index: Index, works: list[Work], state: incremental.State, staging: Path, out: Path,
+def _output_step(step: Callable[[], object], out: Path) -> object:
+    try:
+        return step()
+    except OSError as exc:
+        raise output_error(exc, out) from None
+
+
+def _build_generation(project: Project, sources: Sources, out: Path, index: Index,
+                      html: list[HtmlRenderer], works: list[Work], clock: Stopwatch,
+                      progress: Progress | None, workers: int, full: bool) -> BuildResult:
+    """The build's writing half, holding the build lock: plan, make the new generation, render
+    into it, publish it, delete old generations."""
+    gen: Path | None = None
+    _made_dirs.clear()  # a generation's path may repeat (a failed one's): nothing is known
+    try:
+        published = generation.current(out)
+        recorded = (generation.current_number(out) is not None
+                    and generation.read_changes(published))
+        # Leftovers of failed or killed builds go; the generation the published one was made
+        # from stays, to be brought up to date instead of linking the whole tree again.
+        generation.collect(out, keep={recorded[0]} if recorded else set())
+        if _old_staging_left(out):
+            full = True  # an update by an earlier kgpub may have been left half done
+        previous = None if full or published is None else incremental.load(published)
+        step = previous and incremental.plan(previous, project, sources, index, html[0].browse,
+                                             [_unit_name(w) for w in works])
+        state = step.state if step else incremental.new_state(project, sources, html[0].browse)
+        clock.lap("plan")
+        gen, had, base, skipped = _new_generation(out, published)
+        clock.lap("new generation")
+        _shared.update(index=index, html=html, gen=gen)
+        site = _site(index, html)
+        if step:
+            result, written, removed = _update(index, works, step, gen, workers, progress, site,
+                                               clock)
+        else:
+            result, written, removed = _full(index, works, state, gen, had, workers, progress,
+                                             site, clock)
+        if base is not None and len(written) + len(removed) <= max(1000, result.files // 4):
+            generation.write_changes(gen, base, written, removed)
+        else:
+            base = None  # the next build links the whole tree rather than apply so much
+        generation.publish(out, gen)
+    except OSError as exc:
+        if gen is not None:
+            generation.discard(gen)
+        raise output_error(exc, out) from None
+    except BaseException:
+        if gen is not None:
+            generation.discard(gen)
+        raise
+    finally:
+        _shared.clear()
+    result.out = out
+    if skipped:
+        shown = ", ".join(skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        result.warnings.append(
+            f"skipped {len(skipped)} symbolic link(s) or special file(s) found in the published "
+            f"site ({shown}): a build never follows or copies them")
+    try:
+        generation.collect(out, keep={base} if base is not None else set())
+    except OSError as exc:  # the new site is published: old generations wait for the next build
+        result.warnings.append(f"could not delete old generations of {out}: {exc}")
+    clock.lap("publish, delete old generations")
+    return result
+
+
+def _full(index: Index, works: list[Work], state: incremental.State, gen: Path, previous: set[str],
           workers: int, progress: Progress | None, site: Callable[[], Done],
-          clock: Stopwatch) -> BuildResult:
-    """Every unit, into a staging directory that starts as hard links to the previous site
-    and then replaces it in one atomic swap."""
-    previous = _link_tree(out, staging) if out.is_dir() else set()
-    _shared["against"] = None
-    changed = 0
+          clock: Stopwatch) -> tuple[BuildResult, list[str], list[str]]:
+    """Every unit, into the new generation (which holds the previous site's files)."""
+    written: list[str] = []
 
     def take(result: Done) -> None:
-        nonlocal changed
-        name, paths, searchable, read, written = result
+        name, paths, searchable, read, changed = result
         state.add(name, paths, searchable, read)
-        changed += len(written)
+        written.extend(changed)
 
     take(_render_all(works, workers, progress, site, take))
     clock.lap("render (pages, and the site-wide files meanwhile)")
@@ -333,52 +395,51 @@ def _full(index: Index, works: list[Work], state: incremental.State, staging: Pa
     # exactly the pages of this build.
     for path in previous - produced:
         if not path.startswith(SEARCH_DIR + "/"):
-            (staging / path).unlink()
+            (gen / path).unlink()
     searchable = sorted(p for unit in state.units.values() for p in unit.searchable)
-    search = build_search_index(staging, searchable, shard_pages=index.project.shard_pages)
-    paths, _, written = _write_files(search.files)
+    search = build_search_index(gen, searchable, shard_pages=index.project.shard_pages)
+    paths, _, changed = _write_files(search.files)
     clock.lap("search")
     state.add(incremental.SEARCH, paths, [], [])
-    changed += len(written)
-    changed += _write(staging, incremental.STATE, incremental.dump(state))
+    written += changed
+    if _write(gen, incremental.STATE, incremental.dump(state)):
+        written.append(incremental.STATE)
     produced |= set(paths) | {incremental.STATE}
-    removed = previous - produced
+    removed = sorted(previous - produced)
     for path in removed:
         if path.startswith(SEARCH_DIR + "/"):
-            (staging / path).unlink()
-    _prune_empty_dirs(staging)
-    _swap_into_place(staging, out)
-    clock.lap("write state, swap in")
-    return BuildResult(out=out, files=len(produced), entities=len(index.entities), report=None,
-                       changed=changed, removed=len(removed), rendered=len(works))
+            (gen / path).unlink()
+    _prune_empty_dirs(gen)
+    clock.lap("write state")
+    return (BuildResult(out=gen, files=len(produced), entities=len(index.entities), report=None,
+                        changed=len(written), removed=len(removed), rendered=len(works)),
+            written, removed)
 
 
-def _update(index: Index, works: list[Work], step: incremental.Plan, staging: Path, out: Path,
-            workers: int, progress: Progress | None, site: Callable[[], Done],
-            clock: Stopwatch) -> BuildResult:
-    """Render the units the plan names and the site-wide files into an empty staging
-    directory, keeping there only files whose bytes differ from the published ones; then move
-    them into the site. The moves are journalled: an interrupted update is completed by the
-    next build."""
+def _update(index: Index, works: list[Work], step: incremental.Plan, gen: Path, workers: int,
+            progress: Progress | None, site: Callable[[], Done],
+            clock: Stopwatch) -> tuple[BuildResult, list[str], list[str]]:
+    """Render the units the plan names and the site-wide files into the new generation (which
+    holds the published site's files), replacing the files whose bytes differ; delete the
+    files no longer produced."""
     state, had = step.state, step.had
     wanted = set(step.render)
     todo = [w for w in works if _unit_name(w) in wanted]
-    _shared["against"] = out
-    moved: list[str] = []
+    written: list[str] = []
 
     def take(result: Done) -> None:
-        name, paths, searchable, read, written = result
+        name, paths, searchable, read, changed = result
         state.add(name, paths, searchable, read)
-        moved.extend(written)
+        written.extend(changed)
 
     _render_all(todo, workers, progress, lambda: None, take)
     clock.lap("render")
     searchable = sorted(p for name, unit in state.units.items() if name != incremental.SEARCH
                         for p in unit.searchable)
     # Pagefind (its own process) indexes the shards whose pages changed while this one
-    # writes the site-wide files.
+    # writes the site-wide files (none of which is a searchable page).
     shard_pages = index.project.shard_pages
-    only = _dirty_shards(searchable, step.searchable, moved, shard_pages)
+    only = _dirty_shards(searchable, step.searchable, written, shard_pages)
     kept = state.units.get(incremental.SEARCH)
     if kept is None:
         only = None
@@ -387,41 +448,41 @@ def _update(index: Index, works: list[Work], step: incremental.Plan, staging: Pa
     if only is None or only:
         def index_search() -> None:
             start = time.perf_counter()
-            search.append(_catch(build_search_index, out, searchable, overlay=staging,
-                                 only=only, shard_pages=shard_pages))
+            search.append(_catch(build_search_index, gen, searchable, only=only,
+                                 shard_pages=shard_pages))
             clock.times["(search, meanwhile)"] = time.perf_counter() - start
 
         indexer = threading.Thread(target=index_search)
         indexer.start()
     try:
-        name, paths, _, read, written = site()
+        name, paths, _, read, changed = site()
         clock.lap("site-wide files")
     finally:
         if indexer:
             indexer.join()
     state.add(name, paths, [], read)
-    moved += written
+    written += changed
     if indexer:
         found = search[0]
         if isinstance(found, BaseException):
             raise found
-        paths, _, written = _write_files(found.files)
+        paths, _, changed = _write_files(found.files)
         if only is not None:  # the other shards' files stay as they are
             paths = sorted(paths + [p for p in kept.files if shard_of_file(p) not in only | {None}])
         state.add(incremental.SEARCH, paths, [], [])
-        moved += written
+        written += changed
     clock.lap("search (waited for)")
     produced = {p for unit in state.units.values() for p in unit.files} | {incremental.STATE}
     removed = sorted(had - produced)
-    moved.sort()
-    # The state goes last: until it is in, the next build compares with the last one's.
-    if _write(staging, incremental.STATE, incremental.dump(state), out):
-        moved.append(incremental.STATE)
-    _commit(staging, out, moved, removed)
-    clock.lap("write state, move in")
-    return BuildResult(out=out, files=len(produced), entities=len(index.entities), report=None,
-                       changed=len(moved), removed=len(removed), rendered=len(todo),
-                       incremental=True)
+    _remove(gen, removed)
+    # The state goes last: a generation with it is complete.
+    if _write(gen, incremental.STATE, incremental.dump(state)):
+        written.append(incremental.STATE)
+    clock.lap("write state")
+    return (BuildResult(out=gen, files=len(produced), entities=len(index.entities), report=None,
+                        changed=len(written), removed=len(removed), rendered=len(todo),
+                        incremental=True),
+            written, removed)
 
 
 def _dirty_shards(
@@ -445,50 +506,154 @@ def _catch(fn, *args, **kwargs):
         return exc
 
 
-JOURNAL = ".kgpub-journal.json"
+# ---- the new generation ---------------------------------------------------------------------
 
 
-def _commit(staging: Path, out: Path, moved: list[str], removed: list[str]) -> None:
-    """Move the staged files into the site and delete the removed ones. The list is written
-    first, so that a build finding a staging directory with a journal can finish the job."""
-    journal = staging / JOURNAL
-    journal.with_suffix(".tmp").write_text(json.dumps({"moved": moved, "removed": removed}))
-    journal.with_suffix(".tmp").rename(journal)
-    _apply_journal(staging, out)
+def _new_generation(out: Path, published: Path | None) -> tuple[Path, set[str], int | None,
+                                                                list[str]]:
+    """The directory of the next generation, holding the published site's files: the
+    generation the published one was made from, brought up to date with the differences its
+    build recorded, when no server holds it any more; else hard links to every file of the
+    published site. Returns (the directory, its files, the number of the generation it
+    equals (None for a site built before generations), the paths of the published site that
+    were skipped: symbolic links and other things that are neither files nor directories)."""
+    number = generation.current_number(out)
+    if published is not None and number is not None:
+        reused = _reuse(out, published, number)
+        if reused:
+            return reused
+    gen = generation.new_generation(out)
+    if published is None:
+        return gen, set(), None, []
+    try:
+        files, skipped = _link_tree(published, gen)
+    except BaseException:
+        generation.discard(gen)
+        raise
+    return gen, files, number, skipped
 
 
-def _apply_journal(staging: Path, out: Path) -> None:
-    job = json.loads((staging / JOURNAL).read_text())
-    made: set[Path] = set()
-    for rel in job["moved"]:
-        target = out / rel
-        if target.parent not in made:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            made.add(target.parent)
-        if (staging / rel).exists():  # not moved yet (the job may be resumed)
-            os.replace(staging / rel, target)
+def _reuse(out: Path, published: Path, number: int
+           ) -> tuple[Path, set[str], int, list[str]] | None:
+    """Take the generation the published one was made from (unless a server holds it, or it
+    holds anything but files and directories) and apply the published build's changes."""
+    recorded = generation.read_changes(published)
+    if recorded is None:
+        return None
+    base, written, removed = recorded
+    old = generation.generations_dir(out) / str(base)
+    if base == number or old.is_symlink() or not old.is_dir():
+        return None
+    fd = generation.try_lock_exclusive(old)
+    if fd is None:
+        return None
+    try:
+        files, odd = _walk(old)
+        if odd:
+            return None  # collected later, like any old generation
+        gen = generation.next_generation(out)
+        os.rename(old, gen)
+        generation.changes_path(old).unlink(missing_ok=True)
+        generation.lock_path(old).unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+    try:
+        skipped = []
+        _remove(gen, removed)
+        files.difference_update(removed)
+        made: set[str] = set()
+        for rel in written:
+            target = os.path.join(gen, rel)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(target)
+            files.discard(rel)
+            if not _regular_file(published, rel):  # edited by hand: a link, or gone
+                skipped.append(rel)
+                continue
+            folder = os.path.dirname(target)
+            if folder not in made:
+                os.makedirs(folder, exist_ok=True)
+                made.add(folder)
+            os.link(os.path.join(published, rel), target, follow_symlinks=False)
+            files.add(rel)
+    except BaseException:
+        generation.discard(gen)
+        raise
+    return gen, files, number, skipped
+
+
+def _regular_file(root: Path, rel: str) -> bool:
+    """Whether root/rel is a regular file reached through directories only (no link)."""
+    path = str(root)
+    parts = rel.split("/")
+    try:
+        for i, part in enumerate(parts):
+            if part in ("", ".", ".."):
+                return False
+            path = os.path.join(path, part)
+            mode = os.lstat(path).st_mode
+            if not (stat.S_ISREG(mode) if i == len(parts) - 1 else stat.S_ISDIR(mode)):
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def _walk(root: Path) -> tuple[set[str], list[str]]:
+    """The files under root (relative paths) and what is neither a file nor a directory
+    (symbolic links, ...). Links are never followed."""
+    files, odd = set(), []
+    stack = [(os.fspath(root), "")]
+    while stack:
+        folder, rel = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, rel + entry.name + "/"))
+                elif entry.is_file(follow_symlinks=False):
+                    files.add(rel + entry.name)
+                else:
+                    odd.append(rel + entry.name)
+    return files, odd
+
+
+def _link_tree(src: Path, dest: Path) -> tuple[set[str], list[str]]:
+    """Hard-link every file of the published site into the new generation. Symbolic links
+    (and anything else that is neither a file nor a directory) are skipped, never followed:
+    returns (the files linked, the paths skipped)."""
+    found, skipped = set(), []
+    stack = [(os.fspath(src), os.fspath(dest), "")]
+    while stack:
+        folder, target, rel = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                name = rel + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    os.mkdir(os.path.join(target, entry.name))
+                    stack.append((entry.path, os.path.join(target, entry.name), name + "/"))
+                elif entry.is_file(follow_symlinks=False):
+                    os.link(entry.path, os.path.join(target, entry.name), follow_symlinks=False)
+                    found.add(name)
+                else:
+                    skipped.append(name)
+    return found, sorted(skipped)
+
+
+def _remove(root: Path, paths: list[str]) -> None:
+    """Delete these files, then the directories that leaves empty."""
     folders = set()
-    for rel in job["removed"]:
-        (out / rel).unlink(missing_ok=True)
-        folders.add((out / rel).parent)
-    for folder in sorted(folders, key=lambda f: -len(f.parts)):
-        while folder != out and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-            folder = folder.parent
-    shutil.rmtree(staging, ignore_errors=True)
-
-
-def _link_tree(src: Path, dest: Path) -> set[str]:
-    """Hard-link every file of the previous site into the staging directory."""
-    found = set()
-    for dirpath, _dirs, names in os.walk(src):
-        rel_dir = os.path.relpath(dirpath, src)
-        target_dir = dest if rel_dir == "." else dest / rel_dir
-        target_dir.mkdir(parents=True, exist_ok=True)
-        for name in names:
-            os.link(os.path.join(dirpath, name), target_dir / name)
-            found.add(name if rel_dir == "." else f"{rel_dir}/{name}")
-    return found
+    for rel in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(root, rel))
+        folders.add(os.path.dirname(rel))
+    for folder in sorted(folders, key=lambda f: -f.count("/")):
+        while folder:
+            try:
+                os.rmdir(os.path.join(root, folder))
+            except OSError:  # not empty (or gone)
+                break
+            folder = os.path.dirname(folder)
+    _made_dirs.clear()
 
 
 def _prune_empty_dirs(root: Path) -> None:
@@ -496,21 +661,51 @@ def _prune_empty_dirs(root: Path) -> None:
     for dirpath, _dirs, _names in os.walk(root, topdown=False):
         if Path(dirpath) != root and not os.listdir(dirpath):
             os.rmdir(dirpath)
+    _made_dirs.clear()
+
+
+def _old_staging_left(out: Path) -> bool:
+    """Staging directories of kgpub before generations (`.site.building-<pid>`) are deleted;
+    True when one held a journal, i.e. an update left half done (a full build repairs it)."""
+    journal = False
+    for stale in out.parent.glob(f".{out.name}.building-*"):
+        journal |= (stale / ".kgpub-journal.json").is_file()
+        generation.remove(stale)
+    return journal
+
+
+# ---- the output ---------------------------------------------------------------------------
 
 
 def check_output(project: Project, out: Path) -> None:
-    """Never replace the project, its sources, or a directory that is not an earlier build."""
-    target = out.resolve()
+    """Never replace the project, its sources, a directory that is not an earlier build, or a
+    link kgpub did not make. The output's own path is compared, not where a link leads."""
+    target = _absolute(out)
     root = project.root.resolve()
-    sources = [root] + [d.resolve() for d in (project.ontology_dir, project.data_dir,
-                                                project.shapes_dir)]
-    if target in root.parents or any(target == d or d in target.parents for d in sources[1:]) \
-            or target == root:
+    sources = [d.resolve() for d in (project.ontology_dir, project.data_dir, project.shapes_dir)]
+    if target == root or target in root.parents or any(
+            target == d or d in target.parents for d in sources):
         raise KgpubError(f"--out {out} would replace the project or its sources; "
                          "choose a directory of its own, e.g. site/")
-    if target.is_dir() and any(target.iterdir()) and not _is_built_site(target):
+    if any(generation.is_generation_dir(d) for d in target.parents):
+        raise KgpubError(f"--out {out} is inside a published site; choose a directory of its "
+                         "own, e.g. site/")
+    if generation.is_generation_link(out):
+        return
+    if out.is_symlink():
+        raise KgpubError(f"{out} is a symbolic link (to {os.readlink(out)}) that kgpub did not "
+                         "make; refusing to replace it. Remove the link or choose another --out.")
+    if out.exists() and not out.is_dir():
+        raise KgpubError(f"{out} exists and is not a directory; choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not _is_built_site(out):
         raise KgpubError(f"{out} is not empty and is not a site built by kgpub; refusing to "
                          "replace it. Choose another --out or empty it first.")
+
+
+def _absolute(path: Path) -> Path:
+    """The absolute path, its directories resolved but not its last part (a link stays one)."""
+    path = Path(os.path.abspath(path))
+    return path.parent.resolve() / path.name if path.name else path
 
 
 def _is_built_site(path: Path) -> bool:
@@ -519,93 +714,58 @@ def _is_built_site(path: Path) -> bool:
     )
 
 
-def _staging_dir(out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists() and not out.is_dir():
-        raise KgpubError(f"{out} exists and is not a directory; choose another --out")
-    # Leftovers of killed builds are removed; their pids are gone.
-    for stale in out.parent.glob(f".{out.name}.building-*"):
-        pid = stale.name.rsplit("-", 1)[-1]
-        if not (pid.isdigit() and _alive(int(pid))):
-            if (stale / JOURNAL).is_file() and out.is_dir():
-                _apply_journal(stale, out)  # an update killed while moving its files in
-            shutil.rmtree(stale, ignore_errors=True)
-    staging = out.parent / f".{out.name}.building-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    return staging
+_FIXES = {
+    errno.ENOSPC: "Free space and build again.",
+    errno.EDQUOT: "Free space (the disk quota is used up) and build again.",
+    errno.EROFS: "The file system is read-only: choose another --out, or make it writable.",
+    errno.EACCES: "kgpub may not write there: give it write permission or choose another --out.",
+    errno.EPERM: "kgpub may not write there: give it write permission or choose another --out.",
+    errno.ENAMETOOLONG: "The path is too long for the file system: shorten the slug of the IRI "
+                        "it is made from, or choose a shorter --out.",
+    errno.EXDEV: "The output is on another file system than its directory (a mount point?): "
+                 "choose an --out inside the mounted file system.",
+    errno.EMFILE: "Too many open files: raise the limit (ulimit -n) and build again.",
+}
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def output_error(exc: OSError, out: Path) -> OutputError:
+    """One line for an output that cannot be written: which path, why, and the fix."""
+    where = exc.filename if exc.filename is not None else out
+    where = os.fsdecode(where)
+    cwd = os.getcwd() + os.sep
+    if where.startswith(cwd):
+        where = where[len(cwd):]
+    reason = exc.strerror or str(exc)
+    fix = _FIXES.get(exc.errno, "Fix the cause and build again.")
+    return OutputError(f"cannot write {where}: {reason}; the published site is unchanged. {fix}")
 
 
-def _write(root: Path, rel: str, data: bytes, against: Path | None = None) -> bool:
+def _write(root: Path, rel: str, data: bytes) -> bool:
     """Write a file unless it already holds these bytes; True if it was (re)written. A changed
-    file is replaced, never written in place: it may be a hard link into the previous site.
-    With against, the bytes are compared with that directory's file and written under root
-    only when they differ."""
+    file is replaced by a new one, never written in place: it may be a hard link shared with
+    the published site. Links are never followed (the new generation has none: see
+    _link_tree)."""
     if ".." in rel.split("/") or rel.startswith("/"):
         raise KgpubError(f"refusing to write outside the site: {rel}")
     target = os.path.join(root, rel)
-    current = os.path.join(against, rel) if against else target
     try:
-        if os.stat(current).st_size == len(data):
-            with open(current, "rb") as f:
-                if f.read() == data:
-                    return False
-        if against:
-            raise FileNotFoundError  # the staging directory starts empty
-        tmp = target + ".kgpub-tmp"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
+        st = os.lstat(target)
     except FileNotFoundError:
         folder = os.path.dirname(target)
         if folder not in _made_dirs:
             os.makedirs(folder, exist_ok=True)
             _made_dirs.add(folder)
-        with open(target, "wb") as f:
-            f.write(data)
+    else:
+        if stat.S_ISREG(st.st_mode) and st.st_size == len(data):
+            with open(os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as f:
+                if f.read() == data:
+                    return False
+        os.unlink(target)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o666)
+    with open(fd, "wb") as f:
+        f.write(data)
     return True
 
 
 _made_dirs: set[str] = set()  # per process: directories known to exist
-
-
-_RENAME_EXCHANGE = 2
-
-
-def _swap_into_place(staging: Path, out: Path) -> None:
-    """Replace out by staging atomically: renameat2(RENAME_EXCHANGE) swaps two directories in
-    one step on Linux; elsewhere two renames leave only a brief window without a site."""
-    if not out.exists():
-        os.rename(staging, out)
-        return
-    if _exchange(staging, out):
-        shutil.rmtree(staging)  # staging now holds the previous site
-        return
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    os.rename(out, old)
-    os.rename(staging, out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    if not sys.platform.startswith("linux"):
-        return False
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
-    if renameat2 is None:
-        return False
-    at_fdcwd = -100
-    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
-    return rc == 0

@@ -1,5 +1,9 @@
 """Files for crawlers and harvesters: sitemap(s), robots.txt, the VoID + DCAT description, an Atom
-feed, and the OAI-PMH records the server's provider answers from."""
+feed, and the OAI-PMH records the server's provider answers from.
+
+Every XML file here is well-formed whatever the data: a character XML 1.0 forbids (NUL, another
+C0 control, U+FFFE, U+FFFF, a lone surrogate) that got past validation is written as U+FFFD
+(kgpub.formats.xml_safe)."""
 
 from __future__ import annotations
 
@@ -11,8 +15,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
-from ..formats import DUMP_FORMATS, HTML, RDF_FORMATS, serialize
-from ..index import DCT, FOAF, RDF_TYPE, SKOS, VOID, Index
+from ..formats import DUMP_FORMATS, HTML, RDF_FORMATS, serialize, xml_safe
+from ..index import DCT, FOAF, RDF_TYPE, SKOS, VOID, XSD, Index
 from .rdf import dump_path
 
 SITEMAP_LIMIT = 50_000
@@ -99,7 +103,7 @@ def sitemaps(
             f"<sitemap><loc>{escape(base + name)}</loc><lastmod>{lastmod}</lastmod></sitemap>"
         )
     index_xml.append("</sitemapindex>\n")
-    return [("sitemap.xml", "\n".join(index_xml).encode())] + files
+    return [("sitemap.xml", xml_safe("\n".join(index_xml)).encode("utf-8"))] + files
 
 
 def _urlset(entries: list[tuple[str, str]]) -> bytes:
@@ -108,7 +112,7 @@ def _urlset(entries: list[tuple[str, str]]) -> bytes:
     lines += [f"<url><loc>{escape(loc)}</loc><lastmod>{lastmod}</lastmod></url>"
               for loc, lastmod in entries]
     lines.append("</urlset>\n")
-    return "\n".join(lines).encode("utf-8")
+    return xml_safe("\n".join(lines)).encode("utf-8")
 
 
 def robots_txt(index: Index) -> bytes:
@@ -162,49 +166,113 @@ def _count(index: Index) -> dict:
     }
 
 
+# EU Vocabularies' named authority lists, which DCAT-AP 3.0 asks for: languages (by the ISO 639-1
+# code of a site language; another code falls back to the Library of Congress' ISO 639-1 IRI),
+# file types (dcterms:format of a distribution) and planned availability.
+EU_AUTHORITY = "http://publications.europa.eu/resource/authority/"
+EU_LANGUAGES = {
+    "ar": "ARA", "bg": "BUL", "cs": "CES", "da": "DAN", "de": "DEU", "el": "ELL", "en": "ENG",
+    "es": "SPA", "et": "EST", "fi": "FIN", "fr": "FRA", "ga": "GLE", "hr": "HRV", "hu": "HUN",
+    "it": "ITA", "ja": "JPN", "lt": "LIT", "lv": "LAV", "mt": "MLT", "nl": "NLD", "pl": "POL",
+    "pt": "POR", "ro": "RON", "ru": "RUS", "sk": "SLK", "sl": "SLV", "sv": "SWE", "tr": "TUR",
+    "uk": "UKR", "zh": "ZHO",
+}
+EU_FILE_TYPES = {"ttl": "RDF_TURTLE", "nt": "RDF_N_TRIPLES", "jsonld": "JSON_LD",
+                 "rdf": "RDF_XML"}
+IANA_MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
+DCATAP = "http://data.europa.eu/r5r/"
+VCARD = "http://www.w3.org/2006/vcard/ns#"
+RDFS_RESOURCE = "http://www.w3.org/2000/01/rdf-schema#Resource"
+
+
+def language_iri(tag: str) -> str:
+    code = tag.split("-")[0].lower()
+    if code in EU_LANGUAGES:
+        return f"{EU_AUTHORITY}language/{EU_LANGUAGES[code]}"
+    return f"http://id.loc.gov/vocabulary/iso639-1/{code}"
+
+
 def void_triples(index: Index) -> list[ox.Triple]:
+    """The catalogue description at /.well-known/void: VoID (statistics, dumps, the SPARQL
+    endpoint) and DCAT, conforming to DCAT-AP 3.0 (its mandatory properties and the
+    recommended ones the project knows). What the DCAT-AP shapes check the class of (the
+    publisher, the licence, media types, pages, URLs, the theme scheme) is typed here too, so a
+    harvester that does not infer (or fetch) finds it."""
     project = index.project
     doc = index.base + VOID_DOC
     ds = ox.NamedNode(dataset_iri(index))
     catalog = ox.NamedNode(doc + "#catalog")
     service = ox.NamedNode(doc + "#sparql")
     publisher = ox.NamedNode(doc + "#publisher")
+    contact = ox.NamedNode(doc + "#contact")
     sparql = ox.NamedNode(index.base + "sparql")
+    home = ox.NamedNode(index.base + "index.html")
     lang = project.default_language
     out: list[ox.Triple] = []
 
     def add(s, p: str, o) -> None:
         out.append(ox.Triple(s, ox.NamedNode(p), o))
 
+    def a(s, *classes: str) -> None:
+        for cls in classes:
+            add(s, RDF_TYPE, ox.NamedNode(cls))
+
     def text(value: str) -> ox.Literal:
         return ox.Literal(value, language=lang)
 
     def integer(n: int) -> ox.Literal:
-        return ox.Literal(str(n), datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer"))
+        return ox.Literal(str(n), datatype=ox.NamedNode(XSD + "integer"))
 
     stats = statistics(index)
-    add(catalog, RDF_TYPE, ox.NamedNode(DCAT + "Catalog"))
+    description = text(project.description or project.title)
+    publisher_name = project.repository.get("publisher", project.title)
+    license_ = ox.NamedNode(project.license) if project.license else None
+    languages = [ox.NamedNode(language_iri(tag)) for tag in project.languages]
+    entries = [e for e in index.entities if index.kind(e) == "entry"]
+    modified = ox.Literal(max([datestamp(index, e) for e in entries]
+                              or [default_datestamp(index)]),
+                          datatype=ox.NamedNode(XSD + "dateTime"))
+    scheme = index.base + "topics"
+    taxonomy = ox.NamedNode(scheme) if index.kind(scheme) == "scheme" else None
+
+    a(catalog, DCAT + "Catalog")
     add(catalog, DCT + "title", text(project.repository.get("name", project.title)))
+    add(catalog, DCT + "description", description)
+    add(catalog, DCT + "publisher", publisher)
+    add(catalog, FOAF + "homepage", home)
     add(catalog, DCAT + "dataset", ds)
     add(catalog, DCAT + "service", service)
-    add(catalog, DCT + "publisher", publisher)
-    add(catalog, FOAF + "homepage", ox.NamedNode(index.base + "index.html"))
+    for language in languages:
+        add(catalog, DCT + "language", language)
+    if license_:
+        add(catalog, DCT + "license", license_)
+    add(catalog, DCT + "modified", modified)
+    if taxonomy:
+        add(catalog, DCAT + "themeTaxonomy", taxonomy)
 
-    add(ds, RDF_TYPE, ox.NamedNode(VOID + "Dataset"))
-    add(ds, RDF_TYPE, ox.NamedNode(DCAT + "Dataset"))
+    a(ds, VOID + "Dataset", DCAT + "Dataset")
     add(ds, DCT + "title", text(project.title))
-    if project.description:
-        add(ds, DCT + "description", text(project.description))
+    add(ds, DCT + "description", description)
     add(ds, DCT + "publisher", publisher)
-    if project.license:
-        add(ds, DCT + "license", ox.NamedNode(project.license))
-    add(ds, FOAF + "homepage", ox.NamedNode(index.base + "index.html"))
-    add(ds, DCAT + "landingPage", ox.NamedNode(index.base + "index.html"))
+    if license_:
+        add(ds, DCT + "license", license_)
+    for language in languages:
+        add(ds, DCT + "language", language)
+    add(ds, DCT + "modified", modified)
+    add(ds, FOAF + "homepage", home)
+    add(ds, DCAT + "landingPage", home)
+    emails = project.repository.get("admin_email")
+    if emails:
+        add(ds, DCAT + "contactPoint", contact)
+    if taxonomy:
+        for top in index.incoming(scheme, SKOS + "topConceptOf"):
+            if not index.is_tombstone(top):
+                add(ds, DCAT + "theme", ox.NamedNode(top))
     add(ds, VOID + "sparqlEndpoint", sparql)
     add(ds, VOID + "uriSpace", ox.Literal(index.base))
     add(ds, VOID + "feature", ox.NamedNode("http://www.w3.org/ns/formats/Turtle"))
-    add(ds, DCAT + "themeTaxonomy", ox.NamedNode(index.base + "topics"))
-    add(ds, VOID + "rootResource", ox.NamedNode(index.base + "topics"))
+    if taxonomy:
+        add(ds, VOID + "rootResource", taxonomy)
     for vocab in sorted(_vocabularies(index)):
         add(ds, VOID + "vocabulary", ox.NamedNode(vocab))
     for example in _examples(index):
@@ -217,28 +285,72 @@ def void_triples(index: Index) -> list[ox.Triple]:
         add(ds, VOID + "classPartition", part)
         add(part, VOID + "class", ox.NamedNode(cls))
         add(part, VOID + "entities", integer(count))
+    gzip = ox.NamedNode(IANA_MEDIA_TYPES + "application/gzip")
+    stable = ox.NamedNode(EU_AUTHORITY + "planned-availability/STABLE")
     for fmt in DUMP_FORMATS:
         url = ox.NamedNode(index.base + dump_path(fmt))
         dist = ox.NamedNode(f"{doc}#dump-{fmt.name}")
         add(ds, VOID + "dataDump", url)
         add(ds, DCAT + "distribution", dist)
-        add(dist, RDF_TYPE, ox.NamedNode(DCAT + "Distribution"))
+        a(dist, DCAT + "Distribution")
         add(dist, DCT + "title", text(f"The whole graph as gzipped {fmt.label}"))
-        add(dist, DCAT + "downloadURL", url)
+        add(dist, DCT + "description", text(
+            f"Every statement of the knowledge graph (the vocabulary, the data and the "
+            f"statements derived from them) in one gzipped {fmt.label} file."))
         add(dist, DCAT + "accessURL", url)
-        add(dist, DCAT + "mediaType",
-            ox.NamedNode(f"https://www.iana.org/assignments/media-types/{fmt.media_type}"))
-        add(dist, DCAT + "compressFormat",
-            ox.NamedNode("https://www.iana.org/assignments/media-types/application/gzip"))
-        if project.license:
-            add(dist, DCT + "license", ox.NamedNode(project.license))
-    add(service, RDF_TYPE, ox.NamedNode(DCAT + "DataService"))
+        add(dist, DCAT + "downloadURL", url)
+        media = ox.NamedNode(IANA_MEDIA_TYPES + fmt.media_type)
+        add(dist, DCAT + "mediaType", media)
+        a(media, DCT + "MediaType")
+        add(dist, DCAT + "compressFormat", gzip)
+        if fmt.name in EU_FILE_TYPES:
+            file_type = ox.NamedNode(f"{EU_AUTHORITY}file-type/{EU_FILE_TYPES[fmt.name]}")
+            add(dist, DCT + "format", file_type)
+            a(file_type, DCT + "MediaTypeOrExtent")
+        add(dist, DCATAP + "availability", stable)
+        if license_:
+            add(dist, DCT + "license", license_)
+        a(url, RDFS_RESOURCE)
+    a(gzip, DCT + "MediaType")
+    a(stable, SKOS + "Concept")
+    add(stable, SKOS + "prefLabel", ox.Literal("stable", language="en"))
+
+    a(service, DCAT + "DataService")
     add(service, DCT + "title", text(f"SPARQL endpoint of {project.title}"))
+    add(service, DCT + "publisher", publisher)
     add(service, DCAT + "endpointURL", sparql)
+    add(service, DCAT + "endpointDescription", sparql)  # its service description (Accept: RDF)
     add(service, DCAT + "servesDataset", ds)
-    add(service, DCT + "conformsTo", ox.NamedNode("https://www.w3.org/TR/sparql11-protocol/"))
-    add(publisher, RDF_TYPE, ox.NamedNode(FOAF + "Organization"))
-    add(publisher, FOAF + "name", text(project.repository.get("publisher", project.title)))
+    protocol = ox.NamedNode("https://www.w3.org/TR/sparql11-protocol/")
+    add(service, DCT + "conformsTo", protocol)
+    a(protocol, DCT + "Standard")
+    add(protocol, DCT + "title", ox.Literal("SPARQL 1.1 Protocol", language="en"))
+    a(sparql, RDFS_RESOURCE)
+
+    # What the description points to, typed as DCAT-AP's ranges require.
+    a(publisher, FOAF + "Agent", FOAF + "Organization")
+    add(publisher, FOAF + "name", text(publisher_name))
+    a(home, FOAF + "Document")
+    if license_:
+        a(license_, DCT + "LicenseDocument")
+    for language in languages:
+        a(language, DCT + "LinguisticSystem")
+    if emails:
+        a(contact, VCARD + "Kind", VCARD + "Organization")
+        add(contact, VCARD + "fn", text(publisher_name))
+        for email in [emails] if isinstance(emails, str) else emails:
+            add(contact, VCARD + "hasEmail", ox.NamedNode("mailto:" + email))
+    if taxonomy:
+        a(taxonomy, SKOS + "ConceptScheme")
+        for label in index.values(scheme, SKOS + "prefLabel"):
+            add(taxonomy, DCT + "title", label)
+        for top in index.incoming(scheme, SKOS + "topConceptOf"):
+            if not index.is_tombstone(top):
+                node = ox.NamedNode(top)
+                a(node, SKOS + "Concept")
+                for label in index.values(top, SKOS + "prefLabel"):
+                    add(node, SKOS + "prefLabel", label)
+                add(node, SKOS + "inScheme", taxonomy)
     return out
 
 
@@ -268,11 +380,14 @@ def _examples(index: Index) -> list[str]:
 
 def void_documents(index: Index) -> list[tuple[str, bytes]]:
     triples = void_triples(index)
-    prefixes = {**index.prefixes, "dcat": DCAT}
+    prefixes = {**index.prefixes, "dcat": DCAT, "dcatap": DCATAP, "vcard": VCARD}
     return [(VOID_DOC + f.suffix, serialize(triples, f, prefixes)) for f in RDF_FORMATS]
 
 
 # ---- Atom feed ----------------------------------------------------------------------------------
+
+
+TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"  # RFC 6721
 
 
 def atom_feed(index: Index) -> bytes:
@@ -285,7 +400,8 @@ def atom_feed(index: Index) -> bytes:
     updated = datestamp(index, newest[0]) if newest else default_datestamp(index)
     out = [
         '<?xml version="1.0" encoding="utf-8"?>',
-        f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang={quoteattr(lang)}>',
+        f'<feed xmlns="http://www.w3.org/2005/Atom" xmlns:at="{TOMBSTONES_NS}" '
+        f"xml:lang={quoteattr(lang)}>",
         f"<id>{escape(index.base + FEED_PATH)}</id>",
         f"<title>{escape(project.title)}: new and changed entries</title>",
         f"<updated>{updated}</updated>",
@@ -295,14 +411,28 @@ def atom_feed(index: Index) -> bytes:
         "<generator>kgpub</generator>",
     ]
     for iri in newest:
-        out.append(_feed_entry(index, iri, lang))
+        out.append(_deleted_entry(index, iri) if index.is_tombstone(iri)
+                   else _feed_entry(index, iri, lang))
     out.append("</feed>\n")
-    return "\n".join(out).encode("utf-8")
+    return xml_safe("\n".join(out)).encode("utf-8")
 
 
 def _date(index: Index, iri: str) -> str:
     v = index.value(iri, DCT + "date")
     return v.value if v is not None else ""
+
+
+def _deleted_entry(index: Index, iri: str) -> str:
+    """A withdrawn entry as an RFC 6721 tombstone: feed readers drop the entry they had."""
+    successor = index.value(iri, DCT + "isReplacedBy")
+    parts = [f"<at:deleted-entry ref={quoteattr(iri)} when={quoteattr(datestamp(index, iri))}>"]
+    if isinstance(successor, ox.NamedNode):
+        parts.append(f"<at:comment>Withdrawn; replaced by {escape(successor.value)}</at:comment>")
+        parts.append(f'<link rel="alternate" href={quoteattr(successor.value)}/>')
+    else:
+        parts.append("<at:comment>Withdrawn</at:comment>")
+    parts.append("</at:deleted-entry>")
+    return "\n".join(parts)
 
 
 def _feed_entry(index: Index, iri: str, lang: str) -> str:
@@ -311,7 +441,7 @@ def _feed_entry(index: Index, iri: str, lang: str) -> str:
     parts = [
         "<entry>",
         f"<id>{escape(iri)}</id>",
-        f"<title>{escape(('[Withdrawn] ' if index.is_tombstone(iri) else '') + title.text)}</title>",
+        f"<title>{escape(title.text)}</title>",
         f"<updated>{datestamp(index, iri)}</updated>",
         f'<link rel="alternate" type="text/html" href={quoteattr(page)}/>',
     ]

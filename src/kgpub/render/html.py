@@ -665,16 +665,16 @@ class HtmlRenderer:
             else [],
             kind_label=self._kind_label(iri) if iri else None,
             jsonld=json_for_script(self.schema_org(iri) if iri else self._schema_site()),
-            og=self._open_graph(iri, title),
+            og=self._open_graph(iri, title, path),
             searchable=False,
         )
         return ctx
 
-    def _open_graph(self, iri: str | None, title: Label) -> dict:
+    def _open_graph(self, iri: str | None, title: Label, path: str) -> dict:
         ix = self.index
         og = {"title": title.text, "site_name": self.project.title,
-              "locale": self.lang.replace("-", "_"),
-              "url": self.project.base + self.here(ix.path(iri) + HTML.suffix if iri else ""),
+              "locale": og_locale(self.lang),
+              "url": self.project.base + path,  # this page, in its language
               "type": "website", "description": self.project.description or None}
         if iri:
             kind = ix.kind(iri)
@@ -883,3 +883,17 @@ def _initial(text: str) -> str:
         if ch.isalnum():
             return ch.upper() if ch.isalpha() else "0–9"
     return "#"
+
+
+def og_locale(lang: str) -> str:
+    """Open Graph's locale form, language_TERRITORY (en -> en_US, pt-BR -> pt_BR), from CLDR's
+    likely subtags for a bare language."""
+    from babel.core import Locale, UnknownLocaleError, get_global
+
+    tag = lang.replace("-", "_")
+    try:
+        likely = get_global("likely_subtags").get(tag) if "_" not in tag else None
+        locale = Locale.parse(likely or tag)
+    except (UnknownLocaleError, ValueError):
+        return tag
+    return f"{locale.language}_{locale.territory}" if locale.territory else locale.language

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import hashlib
 import json
 from urllib.parse import parse_qsl
@@ -11,7 +13,9 @@ from starlette.responses import Response
 
 from ..config import Project
 from ..oaipmh import OaiProvider, OaiRecord, OaiSet, RepositoryInfo
-from .static import SiteFiles
+from .limits import BodyTooLarge, read_body
+from .static import SiteFiles, accepts_gzip
+from .urls import public_url
 
 MAX_FORM = 64 * 1024
 
@@ -22,7 +26,7 @@ class OaiEndpoint:
         self.files = files
         meta = files.root / ".kgpub"
         self.available = (meta / "oai-records.jsonl").is_file()
-        self._providers: dict[str, OaiProvider] = {}
+        self._provider: OaiProvider | None = None
         if not self.available:
             return
         site = json.loads((meta / "site.json").read_text("utf-8"))
@@ -35,6 +39,7 @@ class OaiEndpoint:
         repo = project.repository
         seed = repo.get("oai_token_secret") or (repo.get("oai_repository_identifier", "") + project.base)
         self.secret = hashlib.sha256(seed.encode() + hashlib.sha256(raw).digest()).digest()
+        self._provider = self._make_provider()  # now, not on the event loop at a request
 
     def _record(self, r: dict) -> OaiRecord:
         rdf = None
@@ -50,23 +55,26 @@ class OaiEndpoint:
             rdf_xml=rdf,
         )
 
-    def provider(self, base_url: str) -> OaiProvider:
-        """One provider per base URL (normally one: configured, or the URL it is reached at)."""
-        if base_url not in self._providers:
-            repo = self.project.repository
-            emails = repo.get("admin_email", "admin@example.org")
-            info = RepositoryInfo(
-                name=repo.get("name", self.project.title),
-                base_url=base_url,
-                admin_emails=tuple([emails] if isinstance(emails, str) else emails),
-                repository_id=repo.get("oai_repository_identifier", "kgpub"),
-                earliest_datestamp=self.earliest,
-                sample_local_id=self.records[0].local_id if self.records else "resource/x",
-                page_size=int(repo.get("oai_page_size", 100)),
-                token_secret=self.secret,
-            )
-            self._providers[base_url] = OaiProvider(info, self.records, self.sets)
-        return self._providers[base_url]
+    def provider(self) -> OaiProvider:
+        assert self._provider is not None
+        return self._provider
+
+    def _make_provider(self) -> OaiProvider:
+        """The one provider of this build (the base URL is a value of each request, not part
+        of the provider: a new Host header costs nothing)."""
+        repo = self.project.repository
+        emails = repo.get("admin_email", "admin@example.org")
+        info = RepositoryInfo(
+            name=repo.get("name", self.project.title),
+            base_url=repo.get("oai_base_url") or "http://localhost/oai",
+            admin_emails=tuple([emails] if isinstance(emails, str) else emails),
+            repository_id=repo.get("oai_repository_identifier", "kgpub"),
+            earliest_datestamp=self.earliest,
+            sample_local_id=self.records[0].local_id if self.records else "resource/x",
+            page_size=int(repo.get("oai_page_size", 100)),
+            token_secret=self.secret,
+        )
+        return OaiProvider(info, self.records, self.sets)
 
     async def handle(self, request: Request) -> Response:
         if not self.available:
@@ -74,18 +82,25 @@ class OaiEndpoint:
                             status_code=404, media_type="text/plain")
         args = list(request.query_params.multi_items())
         if request.method == "POST":
-            body = await request.body()
-            if len(body) > MAX_FORM:
-                return Response("Request body too large.\n", status_code=413,
-                                media_type="text/plain")
+            try:
+                body = await read_body(request, MAX_FORM)
+            except BodyTooLarge as exc:
+                return Response(f"{exc}\n", status_code=413, media_type="text/plain",
+                                headers={"Connection": "close"})
             ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if ctype != "application/x-www-form-urlencoded":
                 return Response("POST a form (application/x-www-form-urlencoded).\n",
                                 status_code=415, media_type="text/plain")
             args += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
-        base_url = self.project.repository.get("oai_base_url") or str(
-            request.url.replace(query="", fragment="")
-        )
-        xml = self.provider(base_url).respond(args)
-        return Response(xml, media_type="text/xml; charset=utf-8",
-                        headers={"Cache-Control": "no-cache"})
+        base_url = self.project.repository.get("oai_base_url") or public_url(request.scope, "/oai")
+        gzipped = accepts_gzip(request.headers.get("accept-encoding"))
+        # A page of up to oai_page_size records: built (and compressed) off the event loop.
+        xml = await asyncio.to_thread(self._respond, args, base_url, gzipped)
+        headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        return Response(xml, media_type="text/xml; charset=utf-8", headers=headers)
+
+    def _respond(self, args: list[tuple[str, str]], base_url: str, gzipped: bool) -> bytes:
+        xml = self.provider().respond(args, base_url)
+        return gzip.compress(xml, compresslevel=6, mtime=0) if gzipped else xml

@@ -1,45 +1,58 @@
 """The SPARQL 1.1 Protocol at /sparql: query by GET, form POST or direct POST; results by Accept;
 a service description; CORS; and an HTML page with example queries for people.
 
-Queries run in the engine's worker processes (kgpub.query), which enforce read-only access, no
-federation, a time limit that really stops a query, and a row cap."""
+Queries run in the engine's worker processes (kgpub.query), which check them (read-only, no
+federation, well formed), enforce a time limit that really stops a query, and cap a result in
+rows and bytes. This process only checks a query's size and encoding: nothing a client sends is
+parsed on the event loop. It negotiates the result format for each query form (the form is known
+only once the worker has parsed the query), streams spooled results to the client, and renders
+the HTML page (a bounded excerpt of a result) in a thread."""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
+from markupsafe import Markup, escape
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from ..config import Project
 from ..examples import example_queries
 from ..formats import RDF_FORMATS, serialize
 from ..query import (
     GRAPH_FORMATS,
+    HTML_ROWS,
+    QUERY_FORMS,
     SOLUTION_FORMATS,
     FormatNotAvailable,
     PoolBusy,
     QueryLimits,
     QueryPool,
     QueryRefused,
+    QueryResult,
     QueryTimeout,
-    check_query,
+    check_text,
     choose_format,
 )
 from ..render.templates import chrome, environment
 from .conneg import negotiate
+from .limits import BodyTooLarge, read_body, sparql_body_limit
 from .static import SiteFiles
+from .urls import public_url
 
-MAX_BODY = 1024 * 1024
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
     "Access-Control-Allow-Headers": "Content-Type, Accept",
-    "Access-Control-Expose-Headers": "X-SPARQL-Truncated, X-SPARQL-Max-Rows, Retry-After",
+    "Access-Control-Expose-Headers": (
+        "X-SPARQL-Truncated, X-SPARQL-Truncated-Reason, X-SPARQL-Max-Rows, X-SPARQL-Max-Bytes, "
+        "Retry-After"
+    ),
     "Access-Control-Max-Age": "86400",
 }
 SD = "http://www.w3.org/ns/sparql-service-description#"
@@ -63,6 +76,10 @@ class SparqlEndpoint:
         self.limits = QueryLimits.from_config(config)
         self.pool = pool
         self._own_pool = pool is None
+        # Pages are rendered here, off the event loop (bounded work: see kgpub.query._view).
+        # One thread: pages wait for each other rather than compete with the loop for the GIL.
+        self._pages = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kgpub-sparql-page")
+        self._stopped = False
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -76,8 +93,10 @@ class SparqlEndpoint:
         await asyncio.to_thread(self.pool.wait_ready, 120)
 
     async def stop(self) -> None:
+        self._stopped = True
         if self._own_pool and self.pool is not None:
             await asyncio.to_thread(self.pool.close)
+        self._pages.shutdown(wait=False)
 
     # ---- protocol ----------------------------------------------------------------------------
 
@@ -87,14 +106,15 @@ class SparqlEndpoint:
         try:
             params = await self._params(request)
         except QueryRefused as exc:
-            return self._error(exc.status, exc.message)
+            return await self._error(exc.status, exc.message, request)
         if "update" in params:
-            return self._error(400, "This endpoint is read-only: SPARQL Update is not accepted.")
+            return await self._error(
+                400, "This endpoint is read-only: SPARQL Update is not accepted.", request)
         queries = params.get("query", [])
         if len(queries) > 1:
-            return self._error(400, "Exactly one query parameter is allowed.")
+            return await self._error(400, "Exactly one query parameter is allowed.", request)
         if not queries:
-            return self._describe_or_page(request)
+            return await self._describe_or_page(request)
         return await self._run(request, queries[0], params)
 
     async def _params(self, request: Request) -> dict[str, list[str]]:
@@ -104,13 +124,19 @@ class SparqlEndpoint:
         if request.method != "POST":
             return params
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        body = await _read_body(request)
+        # A direct query is the query itself; a form may be three times its query (encoding).
+        body = await _read_body(request, self.limits.max_query_bytes
+                                if ctype == "application/sparql-query"
+                                else sparql_body_limit(self.limits))
         if ctype == "application/x-www-form-urlencoded":
             try:
                 text = body.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise QueryRefused(400, "The form body is not UTF-8.") from exc
-            for key, value in parse_qsl(text, keep_blank_values=True):
+            # Decoding a form of up to a mebibyte: in a thread, not on the event loop.
+            pairs = parse_qsl(text, keep_blank_values=True) if len(text) < 16384 else (
+                await asyncio.to_thread(parse_qsl, text, keep_blank_values=True))
+            for key, value in pairs:
                 params.setdefault(key, []).append(value)
         elif ctype == "application/sparql-query":
             if "query" in params:
@@ -129,76 +155,102 @@ class SparqlEndpoint:
             )
         return params
 
-    async def _run(self, request: Request, query: str, params: dict[str, list[str]]) -> Response:
-        try:
-            # Checking parses the query: off the event loop when it is big.
-            info = check_query(query) if len(query) < 4096 else await asyncio.to_thread(
-                check_query, query)
-        except QueryRefused as exc:
-            return self._error(exc.status, exc.message, request, query)
+    def _plan(self, request: Request, params: dict[str, list[str]]) -> dict:
+        """The result format for each query form, as negotiated: a short name, "html", or
+        {"error": message} (406). The worker picks once it has parsed the query."""
         accept = request.headers.get("accept")
-        graph = info.returns_graph
-        formats = GRAPH_FORMATS if graph else SOLUTION_FORMATS
-        offered = [f.media_type for f in formats]
-        # Result types (with the aliases the engine declares) first, so */* (curl) gets JSON or
-        # Turtle; browsers name text/html.
-        names = [(f.media_type, *f.aliases) for f in formats] + [("text/html",)]
         fmt_param = params.get("format", [None])[0] or params.get("output", [None])[0]
-        if fmt_param:
-            try:
-                choice = offered.index(choose_format(info.form, _format_name(fmt_param, graph)).media_type)
-            except FormatNotAvailable as exc:
-                return self._error(406, exc.message)
-        else:
+        plan: dict = {}
+        for form in QUERY_FORMS:
+            graph = form in ("CONSTRUCT", "DESCRIBE")
+            formats = GRAPH_FORMATS if graph else SOLUTION_FORMATS
+            if fmt_param:
+                try:
+                    plan[form] = choose_format(form, _format_name(fmt_param, graph)).name
+                except FormatNotAvailable as exc:
+                    plan[form] = {"error": exc.message}
+                continue
+            # Result types (with the aliases the engine declares) first, so */* (curl) gets
+            # JSON or Turtle; browsers name text/html.
+            names = [(f.media_type, *f.aliases) for f in formats] + [("text/html",)]
             choice = negotiate(accept, names)
             if choice is None:
-                return self._error(406, "None of the accepted types can carry this result. "
-                                        f"Available: {', '.join(offered)}")
-        as_html = choice == len(offered)
-        media_type = offered[0] if as_html else offered[choice]
+                offered = ", ".join(f.media_type for f in formats)
+                plan[form] = {"error": "None of the accepted types can carry this result. "
+                                       f"Available: {offered}"}
+            else:
+                plan[form] = "html" if choice == len(formats) else formats[choice].name
+        return plan
+
+    async def _run(self, request: Request, query: str, params: dict[str, list[str]]) -> Response:
+        try:  # only what costs next to nothing here; the worker checks the rest
+            check_text(query, self.limits.max_query_bytes)
+        except QueryRefused as exc:
+            return await self._error(exc.status, exc.message, request, query)
         try:
             result = await self.pool.arun(
                 query,
-                media_type,
+                self._plan(request, params),
                 default_graph_uris=tuple(params.get("default-graph-uri", [])),
                 named_graph_uris=tuple(params.get("named-graph-uri", [])),
+                client=request.client.host if request.client else None,
+                # Relative IRIs in the query resolve against the endpoint's URL.
+                base_iri=public_url(request.scope, "/sparql"),
             )
         except QueryRefused as exc:
-            return self._error(exc.status, exc.message, request, query)
-        except QueryTimeout as exc:
-            return self._error(503, str(exc), request, query)
-        except PoolBusy as exc:
-            resp = self._error(503, str(exc), request, query)
-            resp.headers["Retry-After"] = str(exc.retry_after)
-            return resp
+            if exc.status == 406:
+                return await self._error(406, exc.message, request)
+            return await self._error(exc.status, exc.message, request, query, exc.retry_after)
+        except (QueryTimeout, PoolBusy) as exc:
+            return await self._error(503, str(exc), request, query, exc.retry_after)
         headers = dict(CORS)
         headers["X-SPARQL-Max-Rows"] = str(self.limits.max_rows)
+        headers["X-SPARQL-Max-Bytes"] = str(self.limits.max_result_bytes)
         headers["Cache-Control"] = "no-store"
         headers["Vary"] = "Accept"
+        if result.format == "html":
+            if (result.view or {}).get("cut") == "rows":  # the endpoint's cap, not the page's
+                headers["X-SPARQL-Truncated"] = "true"
+                headers["X-SPARQL-Truncated-Reason"] = "rows"
+            return await self._in_thread(self._page, request, query, result=result,
+                                         headers=headers)
         if result.truncated:
             headers["X-SPARQL-Truncated"] = "true"
-        if as_html:
-            return self._page(request, query, result=result, form=info.form, headers=headers)
-        return Response(result.body, media_type=result.media_type, headers=headers)
+            headers["X-SPARQL-Truncated-Reason"] = result.truncated_reason or "rows"
+        headers["Content-Length"] = str(result.size)
+        return StreamingResponse(_stream(result), media_type=result.media_type, headers=headers)
 
-    def _error(self, status: int, message: str, request: Request | None = None,
-               query: str | None = None) -> Response:
+    async def _error(self, status: int, message: str, request: Request | None = None,
+                     query: str | None = None, retry_after: int | None = None) -> Response:
         headers = dict(CORS)
-        if request is not None and negotiate(
-            request.headers.get("accept"), [("text/html",), ("text/plain",)]
-        ) == 0 and query is not None:
-            return self._page(request, query, error=message, status=status, headers=headers)
+        if retry_after is not None:
+            headers["Retry-After"] = str(max(1, int(retry_after)))
+        kind = _error_kind(request.headers.get("accept")) if request is not None else "text"
+        headers["Vary"] = "Accept"
+        if kind == "html" and query is not None:
+            return await self._in_thread(self._page, request, query, error=message,
+                                         status=status, headers=headers)
+        if kind == "json":
+            return JSONResponse({"error": {"status": status, "message": message}},
+                                status_code=status, headers=headers)
         return PlainTextResponse(f"{status} {message}\n", status_code=status, headers=headers)
+
+    async def _in_thread(self, fn, *args, **kwargs) -> Response:
+        loop = asyncio.get_running_loop()
+        call = functools.partial(fn, *args, **kwargs)
+        # A retired build may still answer a late request after stop(): any thread will do.
+        return await loop.run_in_executor(None if self._stopped else self._pages, call)
 
     # ---- service description and the page -----------------------------------------------------
 
-    def _describe_or_page(self, request: Request) -> Response:
+    async def _describe_or_page(self, request: Request) -> Response:
         rdf = [(f.media_type,) for f in RDF_FORMATS]
         choice = negotiate(request.headers.get("accept"), [("text/html",)] + rdf)
         if choice is None:
-            return self._error(406, "Ask for text/html or an RDF type for the service description.")
+            return await self._error(
+                406, "Ask for text/html or an RDF type for the service description.")
         if choice == 0:
-            return self._page(request, None)
+            return await self._in_thread(self._page, request, None)
         fmt = RDF_FORMATS[choice - 1]
         body = serialize(self._service_description(request), fmt, {"sd": SD})
         headers = dict(CORS)
@@ -206,7 +258,8 @@ class SparqlEndpoint:
         return Response(body, media_type=fmt.content_type, headers=headers)
 
     def _service_description(self, request: Request) -> list[ox.Triple]:
-        endpoint = ox.NamedNode(str(request.url.replace(query="", fragment="")))
+        # The URL it was reached at, from a Host header made safe (kgpub.server.urls).
+        endpoint = ox.NamedNode(public_url(request.scope, "/sparql"))
         dataset = ox.NamedNode(f"{endpoint.value}#dataset")
         default_graph = ox.NamedNode(f"{endpoint.value}#default-graph")
         rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
@@ -229,17 +282,21 @@ class SparqlEndpoint:
             triples.append(ox.Triple(endpoint, sd("resultFormat"), ox.NamedNode(FORMATS_NS + name)))
         return triples
 
-    def _page(self, request: Request, query: str | None, *, result=None, form: str | None = None,
+    def _page(self, request: Request, query: str | None, *, result: QueryResult | None = None,
               error: str | None = None, status: int = 200, headers: dict | None = None) -> Response:
+        """The page (in a thread): the form, examples, and an error or the excerpt of a result
+        that the worker made (kgpub.query._view: at most HTML_ROWS rows, long cells cut)."""
         examples = example_queries(self.project.base)
         ctx = chrome(self.project, "sparql.html", absolute=True)
-        table = None
-        graph_text = None
-        if result is not None:
-            if form in ("CONSTRUCT", "DESCRIBE"):
-                graph_text = result.body.decode("utf-8")
-            else:
-                table = _table(json.loads(result.body), self.project.base)
+        view = (result.view or {}) if result is not None else {}
+        table = graph_text = None
+        if view.get("kind") == "graph":
+            graph_text = view["text"]
+        elif view.get("kind") == "boolean":
+            table = _table({"head": ["result"], "rows": [
+                [["literal", str(view["value"]).lower(), None]]]}, self.project.base)
+        elif view.get("kind") == "table":
+            table = _table(view, self.project.base)
         ctx.update(
             title_text="SPARQL endpoint",
             query=query if query is not None else examples[0].query,
@@ -247,7 +304,11 @@ class SparqlEndpoint:
             error=error,
             table=table,
             graph_text=graph_text,
-            truncated=bool(result and result.truncated),
+            cut=view.get("cut"),
+            shown=view.get("shown"),
+            page_rows=HTML_ROWS,
+            downloads=view.get("kind") in ("table", "graph") and query is not None,
+            graph=view.get("kind") == "graph",
             limits=self.limits,
             jsonld="{}",
         )
@@ -256,51 +317,71 @@ class SparqlEndpoint:
                         headers=headers or {})
 
 
-# Names clients put in ?format= / ?output= (SPARQLWrapper sends some of these).
+# Names clients put in ?format= / ?output= (SPARQLWrapper sends "json", "xml", "n3", "turtle",
+# "json-ld", "csv", "tsv" whatever the query form): each form gets its nearest format.
 FORMAT_NAMES = {"turtle": "ttl", "json-ld": "jsonld", "n-triples": "nt", "ntriples": "nt",
-                "rdf+xml": "rdf", "rdfxml": "rdf", "rdf/xml": "rdf"}
+                "rdf+xml": "rdf", "rdfxml": "rdf", "rdf/xml": "rdf", "n3": "ttl"}
+GRAPH_NEAREST = {"json": "jsonld", "xml": "rdf"}  # JSON of a graph is JSON-LD; XML, RDF/XML
+SOLUTION_NEAREST = {"ttl": "json", "jsonld": "json", "nt": "json", "rdf": "xml"}
 
 
 def _format_name(name: str, graph: bool) -> str:
     name = name.strip().lower()
-    if graph and name == "xml":
-        return "rdf"
-    return FORMAT_NAMES.get(name, name)
+    name = FORMAT_NAMES.get(name, name)
+    return (GRAPH_NEAREST if graph else SOLUTION_NEAREST).get(name, name)
 
 
-def _table(results: dict, base: str) -> dict:
-    """SPARQL JSON results as rows of cells for the HTML page (IRIs under the base link to
-    their local pages; everything is escaped by the template)."""
-    if "boolean" in results:
-        return {"head": ["result"], "rows": [[{"text": str(results["boolean"]).lower()}]]}
-    head = results.get("head", {}).get("vars", [])
-    rows = []
-    for binding in results.get("results", {}).get("bindings", []):
-        row = []
-        for var in head:
-            cell = binding.get(var)
-            if cell is None:
-                row.append({"text": ""})
-            elif cell["type"] == "uri":
-                value = cell["value"]
-                href = "/" + value[len(base):] if value.startswith(base) else (
-                    value if value.startswith(("http://", "https://")) else None)
-                row.append({"text": value, "href": href})
-            else:
-                lang = cell.get("xml:lang")
-                row.append({"text": cell["value"], "lang": lang})
-        rows.append(row)
-    return {"head": head, "rows": rows}
+def _table(view: dict, base: str) -> dict:
+    """The worker's table excerpt ([kind, text, language] cells) as the rows of the page's
+    table, escaped here (a worker's output is data, never markup); IRIs under the base link to
+    their local pages. Plain string building: a tenth of the time of a template loop, for the
+    event loop's sake (this runs in a thread, but holds the GIL)."""
+    out: list[str] = []
+    add = out.append
+    for cells in view["rows"]:
+        add("<tr>")
+        for kind, text, lang in cells:
+            if kind == "uri":
+                href = "/" + text[len(base):] if text.startswith(base) else (
+                    text if text.startswith(("http://", "https://")) else None)
+                if href:
+                    add(f'<td><a href="{escape(href)}">{escape(text)}</a></td>')
+                    continue
+            elif kind == "bnode":
+                text = "_:" + text
+            elif lang:
+                add(f'<td lang="{escape(lang)}">{escape(text)}</td>')
+                continue
+            add(f"<td>{escape(text)}</td>")
+        add("</tr>\n")
+    return {"head": view["head"], "rows_html": Markup("".join(out)), "count": len(view["rows"])}
 
 
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY:
-        raise QueryRefused(413, f"Request body over {MAX_BODY} bytes.")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise QueryRefused(413, f"Request body over {MAX_BODY} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)
+async def _stream(result: QueryResult):
+    """The spooled body, piece by piece (reads from the spool's memory or its file; the
+    spool is closed at the end, or when the client goes away)."""
+    try:
+        for chunk in result.chunks(256 * 1024):
+            yield chunk
+    finally:
+        result.close()
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    try:
+        return await read_body(request, limit)
+    except BodyTooLarge as exc:
+        raise QueryRefused(413, str(exc)) from None
+
+
+def _error_kind(accept: str | None) -> str:
+    """How to say what went wrong: "html" (the page) only to a client that names text/html
+    first, "json" to one that asks for JSON (results or JSON-LD), else plain text (also for
+    */*: curl)."""
+    kinds = [("text/plain",), ("application/json", "application/sparql-results+json",
+                               "application/ld+json"), ("text/html",)]
+    if not accept or "text/html" not in accept.lower():
+        kinds = kinds[:2]  # */* alone is not a browser
+    choice = negotiate(accept, kinds)
+    return ("text", "json", "html")[choice] if choice is not None else "text"
+

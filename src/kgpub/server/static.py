@@ -43,12 +43,15 @@ MEDIA_TYPES.update(
 COMPRESSIBLE = ("text/", "application/ld+json", "application/n-triples", "application/rdf+xml",
                 "application/json", "application/xml", "application/atom+xml", "image/svg+xml")
 GZIP_MIN_SIZE = 512
+# Files from this size on (dumps) are streamed from disk, never read whole into memory; their
+# ETag is from size and mtime (a build never changes a published file in place).
+STREAM_MIN_SIZE = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class StaticFile:
     path: Path
-    body: bytes
+    body: bytes | None  # None: large, streamed from disk
     etag: str  # strong, quoted
     last_modified: str
     media_type: str
@@ -57,7 +60,8 @@ class StaticFile:
 
     @property
     def compressible(self) -> bool:
-        return self.media_type.startswith(COMPRESSIBLE) and self.size >= GZIP_MIN_SIZE
+        return (self.body is not None and self.media_type.startswith(COMPRESSIBLE)
+                and self.size >= GZIP_MIN_SIZE)
 
 
 class SiteFiles:
@@ -101,6 +105,12 @@ class SiteFiles:
             cached = self._cache.get(key)
         if cached and cached.mtime_ns == st.st_mtime_ns and cached.size == st.st_size:
             return cached
+        if st.st_size >= STREAM_MIN_SIZE:
+            return StaticFile(
+                path=path, body=None, etag=f'"{st.st_size:x}-{st.st_mtime_ns:x}"',
+                last_modified=formatdate(st.st_mtime, usegmt=True),
+                media_type=MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
+                mtime_ns=st.st_mtime_ns, size=st.st_size)
         body = path.read_bytes()
         digest = hashlib.sha256(body).hexdigest()[:32]
         item = StaticFile(
