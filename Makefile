@@ -32,9 +32,12 @@ run: $(STAMP)
 browser-deps:
 	@sh tests/browser/install_deps.sh
 
+# Tests that measure no time run two at a time (one file per process); those that do run
+# alone afterwards (marker `serial`, tests/conftest.py).
 test: $(STAMP) browser-deps
 	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not serial"
+	$(BIN)/python -m pytest -m serial
 
 # Benchmarks at 1k, 10k and 100k entries -> bench/RESULTS.md (see bench/run.py; e.g.
 # make bench BENCH_ARGS="--sizes 1000,10000 --runs 3"). Installs wrk with apt-get if missing.

@@ -29,6 +29,16 @@ from kgtest import (
     parse_seed,
 )
 
+# Modules whose tests assert latencies or timings: `make test` runs them alone, after the
+# others have run two at a time (pytest-xdist), so another test's load cannot skew them.
+SERIAL = {"test_sparql_load.py", "test_query_engine.py", "test_sparql_endpoint.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SERIAL:
+            item.add_marker(pytest.mark.serial)
+
 
 @pytest.fixture(scope="session")
 def seed() -> Seed:
