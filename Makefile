@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test lint venv build validate bench clean browser-deps
+.PHONY: run test test-fast typecheck lint venv build validate bench clean browser-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,17 @@ test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not serial"
 	$(BIN)/python -m pytest -m serial
 
+# The inner loop (~30 s on two cores): ruff, then the tests marked neither slow, server, browser
+# nor serial (markers: pyproject.toml; where they apply: tests/conftest.py).
+test-fast: $(STAMP)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow and not server and not browser and not serial"
+
+# mypy ([tool.mypy] in pyproject.toml): strict on the newer modules, the default checks on those
+# of the others that pass today. Not yet part of `make test`: the strict modules have errors.
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
 # Benchmarks at 1k, 10k and 100k entries -> bench/RESULTS.md (see bench/run.py; e.g.
 # make bench BENCH_ARGS="--sizes 1000,10000 --runs 3"). Installs wrk with apt-get if missing.
 BENCH_ARGS ?=
@@ -46,4 +57,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) site .site.building-* .pytest_cache .cache tests/artifacts
+	rm -rf $(VENV) site .site.building-* .pytest_cache .mypy_cache .cache tests/artifacts

@@ -628,7 +628,7 @@ class SizeRun:
         import sparql_latency as sl
 
         from kgpub.config import load_project
-        from kgpub.examples import example_queries
+        from kgpub.sparql.examples import example_queries
 
         server = self.need_server()
         dump = self.site / "dumps" / "dataset.nt.gz"
@@ -671,7 +671,7 @@ class SizeRun:
         import sparql_queue
 
         from kgpub.config import load_project
-        from kgpub.examples import example_queries
+        from kgpub.sparql.examples import example_queries
 
         if sparql_queue.oxigraph_command() is None:
             raise Skip("the Oxigraph server is not installed (pip install oxigraph, in the test "
@@ -1100,7 +1100,7 @@ def render_report(results: dict) -> str:
       f"{meta.get('server_workers', 1)}` until `GET /` answers 200 (polled every 50 ms); when "
       "the SPARQL endpoint first answers `ASK {}` is noted too. The last server started serves "
       "the next sections.")
-    w("- **SPARQL**: the endpoint's example queries (`kgpub.examples`) with "
+    w("- **SPARQL**: the endpoint's example queries (`kgpub.sparql.examples`) with "
       "`bench/sparql_latency.py`'s functions: raw pyoxigraph in-process on an in-memory store "
       "loaded from the site's N-Triples dump (evaluate + serialize) vs the endpoint over HTTP; "
       "medians, ratio endpoint/raw. Small queries are dominated by HTTP overhead.")

@@ -26,8 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from kgpub.config import load_project  # noqa: E402
-from kgpub.examples import example_queries  # noqa: E402
 from kgpub.site import build  # noqa: E402
+from kgpub.sparql.examples import example_queries  # noqa: E402
 from serverutil import running_server  # noqa: E402
 
 

@@ -173,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO / "tests"))
     from kgpub.config import load_project
-    from kgpub.examples import example_queries
     from kgpub.site import build
+    from kgpub.sparql.examples import example_queries
     from serverutil import running_server
 
     project = load_project(args.project)

@@ -29,15 +29,84 @@ from kgtest import (
     parse_seed,
 )
 
-# Modules whose tests assert latencies or timings: `make test` runs them alone, after the
-# others have run two at a time (pytest-xdist), so another test's load cannot skew them.
+# Where the markers registered in pyproject.toml apply: each rule is a table here, and nowhere
+# else (tests/browser/ marks its own modules `browser`). `make test-fast` leaves out all four.
+# An entry is a module ("test_x.py": all its tests) or a test ("test_x.py::test_y": all its
+# parameters).
+
+# serial: tests that assert latencies or timings. `make test` runs them alone, after the others
+# have run two at a time (pytest-xdist), so another test's load cannot skew them.
 SERIAL = {"test_sparql_load.py", "test_query_engine.py", "test_sparql_endpoint.py"}
+
+# server: tests that start a real server (`kgpub serve`, mostly through
+# serverutil.running_server, or uvicorn).
+SERVER = {
+    "test_bench_smoke.py",  # bench/run.py serves the generated sites
+    "test_clients.py",
+    "test_harvest.py",
+    "test_server_hardening.py",
+    "test_server_switch.py",
+    "test_sparql_endpoint.py",
+    "test_sparql_load.py",
+    "test_browse_flows.py",  # tests/browser: their pages come from `kgpub serve`
+    "test_browser_harness.py",
+    "test_browser_pages.py",
+}
+
+# slow: tests that take over ~2 s on two cores (pytest --durations), fixtures included where a
+# module's fixture is the slow part.
+SLOW = {
+    "test_bench_smoke.py",
+    "test_build_safety.py",  # every test builds a project, most several times (~30 s in all)
+    "test_incremental.py",  # every test rebuilds a generated 150-entry project
+    "test_server_switch.py",
+    "test_sparql_load.py",
+    "test_browse.py::test_related_topics_come_from_shared_entries_and_skos_related",
+    "test_build.py::test_killed_build_keeps_the_old_site",
+    "test_build.py::test_output_does_not_depend_on_hash_seed",
+    "test_build.py::test_parallel_build_equals_serial_build",
+    "test_engines.py::test_generated_project_with_violations_same_report",
+    "test_gate.py::test_a_50_mb_summary_is_refused_quickly_in_one_line",
+    "test_generate.py::test_cli_build_writes_a_page_per_entry",
+    "test_oai_arguments.py::test_random_fuzz_through_the_app",
+    "test_query_cli.py",
+    "test_query_engine.py::test_timeout_kills_the_query_while_others_are_served",
+    "test_query_engine.py::test_busy_pool_refuses_at_once_or_waits_when_allowed",
+    "test_query_engine.py::test_a_worker_ends_itself_if_nobody_kills_it",
+    "test_query_engine.py::test_clients_take_turns",
+    "test_search.py::test_query_across_shards",
+    "test_server_hardening.py::test_a_slow_request_head_is_timed_out",
+    "test_server_hardening.py::test_new_host_headers_cost_no_memory",
+    "test_server_hardening.py::test_new_host_headers_allocate_nothing_that_stays",
+    "test_sparql_endpoint.py::test_pathological_query_is_stopped_while_others_are_served",
+    "test_sparql_endpoint.py::test_all_workers_busy_the_query_waits_its_turn",
+}
+
+TESTS = Path(__file__).parent
+MARKED = {"serial": SERIAL, "server": SERVER, "slow": SLOW}
+
+
+def _check_table(marker: str, table: set[str], items) -> None:
+    """Every entry of a table names a collected module or a function of one (a renamed test
+    must not silently lose its marker)."""
+    modules = {item.path.name: item.module for item in items if hasattr(item, "module")}
+    for entry in table:
+        name, _, function = entry.partition("::")
+        if not any(TESTS.rglob(name)):
+            raise pytest.UsageError(f"tests/conftest.py {marker.upper()}: no module {name}")
+        if name in modules and function and not hasattr(modules[name], function):
+            raise pytest.UsageError(f"tests/conftest.py {marker.upper()}: {entry} is no test")
 
 
 def pytest_collection_modifyitems(config, items):
+    for marker, table in MARKED.items():
+        _check_table(marker, table, items)
     for item in items:
-        if item.path.name in SERIAL:
-            item.add_marker(pytest.mark.serial)
+        name = item.path.name
+        test = f"{name}::{getattr(item, 'originalname', item.name)}"
+        for marker, table in MARKED.items():
+            if name in table or test in table:
+                item.add_marker(getattr(pytest.mark, marker))
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,9 @@ modules): the seed parser, project copying and editing, hashing, page parsing, t
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -32,6 +34,28 @@ PROJECT_PARTS = ("kgpub.toml", "ontology", "data", "shapes")
 # Page chrome that the seed's text carries at the end of one summary and that the data drops.
 SEED_CHROME_SUFFIX = " Link to this page"
 BROKEN_FOCUS = BASE + "resource/good-governance-guidelines-for-social-security-institutions"
+
+
+# The prefixes of the bundled data files (relative IRIs resolve against the project's base):
+# the header of the Turtle that tests append to them.
+PREFIXES = """\
+@prefix sphr:       <ontology#> .
+@prefix resource:   <resource/> .
+@prefix topic:      <topic/> .
+@prefix type:       <type/> .
+@prefix agent:      <agent/> .
+@prefix place:      <place/> .
+@prefix image:      <image/> .
+@prefix instrument: <instrument/> .
+@prefix initiative: <initiative/> .
+@prefix dcterms:    <http://purl.org/dc/terms/> .
+@prefix skos:       <http://www.w3.org/2004/02/skos/core#> .
+@prefix foaf:       <http://xmlns.com/foaf/0.1/> .
+@prefix rdfs:       <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix org:        <http://www.w3.org/ns/org#> .
+@prefix owl:        <http://www.w3.org/2002/07/owl#> .
+@prefix xsd:        <http://www.w3.org/2001/XMLSchema#> .
+"""
 
 
 # ---- the seed -----------------------------------------------------------------------------
@@ -122,6 +146,22 @@ def tree_hashes(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """The bytes of every file under root, by relative path (to compare two trees exactly)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+@functools.cache
+def bench_generator():
+    """bench/generate.py (synthetic projects of any size) as a module, loaded once."""
+    spec = importlib.util.spec_from_file_location("bench_generate", REPO / "bench" / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def graph_of(root: Path):

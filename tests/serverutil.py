@@ -15,6 +15,8 @@ from pathlib import Path
 from kgtest import copy_project  # noqa: F401  (re-exported for the server tests)
 
 KGPUB = [sys.executable, "-m", "kgpub.cli"]
+# A query no server answers within its time limit (a four-way product of the whole graph).
+CARTESIAN = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l } ORDER BY ?a ?d ?g ?j"
 
 
 def free_port() -> int:

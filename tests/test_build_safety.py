@@ -33,8 +33,7 @@ from kgpub import generation
 from kgpub.config import load_project
 from kgpub.errors import OutputError
 from kgpub.site import build
-from kgtest import KGPUB_BIN, copy_project, edit_file, run_cli, subprocess_env
-from test_generate import gen
+from kgtest import KGPUB_BIN, bench_generator, copy_project, edit_file, run_cli, subprocess_env
 
 TITLE = '"Social Protection: A Key to a Fair Society"@en'
 PAGE = "resource/social-protection-a-key-to-a-fair-society.html"
@@ -139,7 +138,7 @@ def test_a_second_build_is_refused_while_one_holds_the_lock(project, site):
 
 def test_two_builds_at_once_leave_a_full_builds_site(tmp_path):
     project = tmp_path / "generated"
-    gen.generate(400, project, seed=3)
+    bench_generator().generate(400, project, seed=3)
     out = tmp_path / "public" / "site"
     assert cli("build", "--project", project, "--out", out).returncode == 0
     entries = sorted((project / "data" / "entries").rglob("*.ttl"))[0]

@@ -16,8 +16,7 @@ from kgpub.config import load_project
 from kgpub.errors import LoadError
 from kgpub.load import load_sources
 from kgpub.validate import character_problems, validate_sources
-from kgtest import BASE, REPO, copy_project, run_cli, subject_line
-from test_shapes import PREFIXES
+from kgtest import BASE, PREFIXES, REPO, copy_project, run_cli, subject_line
 
 FILE = "data/characters.ttl"
 COMMENTED = "data/commented.ttl"

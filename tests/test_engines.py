@@ -1,6 +1,6 @@
 """The two SHACL engines: `fast` (the Rust `shacl` package) reports exactly what `pyshacl`, the
 reference, reports - the same problems (focus, path, severity, message, value, hint, rule, file,
-line) on the bundled data, on every bad-data case of test_shapes.py, on cases that stress the
+line) on the bundled data, on every bad-data case of test_shapes.py (shapecases.py), on cases that stress the
 fast engine's input (blank nodes, ill-typed and normalised literals), and on a generated project
 with injected violations. Plus how an engine is chosen, and the CLI's --engine option.
 
@@ -21,8 +21,8 @@ from kgpub import shacl_engines
 from kgpub.config import load_project
 from kgpub.load import load_sources
 from kgpub.validate import EngineError, validate_sources
-from kgtest import BASE, REPO, append_file, copy_project, run_cli
-from test_shapes import CASES, ENTRIES, PREFIXES, run_batch
+from kgtest import BASE, PREFIXES, REPO, append_file, copy_project, run_cli
+from shapecases import CASES, ENTRIES, run_batch
 
 
 def both(root: Path):

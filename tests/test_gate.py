@@ -22,8 +22,7 @@ from kgpub.errors import ConfigError, InvalidData
 from kgpub.index import MAX_SEGMENT_BYTES, path_key, path_problem
 from kgpub.load import load_sources
 from kgpub.validate import LEXICAL, XSD, Report, validate_sources
-from kgtest import BASE, append_file, copy_project, run_cli, subject_line
-from test_shapes import PREFIXES
+from kgtest import BASE, PREFIXES, append_file, copy_project, run_cli, subject_line
 
 V, W = "violation", "warning"
 GATE = "data/gate.ttl"

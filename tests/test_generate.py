@@ -7,7 +7,6 @@ while the in-process validation does: on two cores that halves the module's time
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -19,26 +18,14 @@ import pytest
 from kgpub.config import load_project
 from kgpub.load import load_sources
 from kgpub.validate import validate_sources
+from kgtest import bench_generator, tree_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 KGPUB = Path(sys.executable).with_name("kgpub")
 VALIDATED_ENTRIES = 300
 
 
-def _load_generator():
-    spec = importlib.util.spec_from_file_location("bench_generate", REPO / "bench" / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load_generator()
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+gen = bench_generator()
 
 
 def run_main(*args) -> None:
@@ -53,18 +40,18 @@ def test_same_seed_gives_the_same_bytes(tmp_path, capsys):
     summary = capsys.readouterr().out
     assert summary.count("\n") == 1 and "300 entries" in summary and "topics" in summary
     run_main("--entries", 300, "--out", tmp_path / "b", "--seed", 5, "--violations", 8)
-    a, b = tree(tmp_path / "a"), tree(tmp_path / "b")
+    a, b = tree_bytes(tmp_path / "a"), tree_bytes(tmp_path / "b")
     assert a.keys() == b.keys()
     assert [k for k in a if a[k] != b[k]] == []
     # Regenerating into the same directory replaces the earlier project completely.
     run_main("--entries", 300, "--out", tmp_path / "b", "--seed", 5, "--violations", 8)
-    assert tree(tmp_path / "b") == a
+    assert tree_bytes(tmp_path / "b") == a
 
 
 def test_another_seed_gives_other_data(tmp_path):
     run_main("--entries", 300, "--out", tmp_path / "a", "--seed", 5)
     run_main("--entries", 300, "--out", tmp_path / "b", "--seed", 6)
-    a, b = tree(tmp_path / "a"), tree(tmp_path / "b")
+    a, b = tree_bytes(tmp_path / "a"), tree_bytes(tmp_path / "b")
     assert a["data/topics.ttl"] != b["data/topics.ttl"]
     entries_a = b"".join(v for k, v in a.items() if k.startswith("data/entries/"))
     entries_b = b"".join(v for k, v in b.items() if k.startswith("data/entries/"))
@@ -76,7 +63,7 @@ def test_another_seed_gives_other_data(tmp_path):
 
 def test_layout_and_counts(tmp_path):
     result = gen.generate(2500, tmp_path / "p", seed=3)
-    files = tree(tmp_path / "p")
+    files = tree_bytes(tmp_path / "p")
     for name in ("kgpub.toml", "data/topics.ttl", "data/agents.ttl", "data/places.ttl",
                  "data/instruments.ttl"):
         assert name in files

@@ -21,8 +21,9 @@ from kgpub.config import load_project
 from kgpub.index import Index
 from kgpub.load import load_sources
 from kgpub.site import build
-from test_generate import gen, tree
+from kgtest import bench_generator, tree_bytes
 
+gen = bench_generator()
 ENTRIES = 150
 BASE = "https://w3id.org/sphr/"
 
@@ -67,7 +68,7 @@ def same_as_full_build(project: Path, out: Path, tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "full", ignore_errors=True)
     fresh = tmp_path / "full" / "site"
     build(load_project(project), fresh, full=True)
-    incremental_tree, full_tree = tree(out), tree(fresh)
+    incremental_tree, full_tree = tree_bytes(out), tree_bytes(fresh)
     assert sorted(incremental_tree) == sorted(full_tree)
     assert [p for p in full_tree if incremental_tree[p] != full_tree[p]] == []
 
@@ -79,10 +80,10 @@ def rebuild(project: Path, out: Path):
 
 
 def test_nothing_changed_renders_nothing(project, published, kgpub_bin):
-    before = tree(published)
+    before = tree_bytes(published)
     result = rebuild(project, published)
     assert (result.rendered, result.changed, result.removed) == (0, 0, 0)
-    assert tree(published) == before
+    assert tree_bytes(published) == before
     # The command says so, and --timings says where the time went.
     run = subprocess.run([str(kgpub_bin), "build", "--project", str(project), "--out",
                           str(published), "--timings"], capture_output=True, text=True)
@@ -91,7 +92,7 @@ def test_nothing_changed_renders_nothing(project, published, kgpub_bin):
     stages = re.search(r"^timings: (.*)$", run.stderr, re.M).group(1)
     assert [s.rsplit(" ", 2)[0] for s in stages.split(", ")][:4] == [
         "load", "validate", "index and navigation", "plan"]
-    assert tree(published) == before
+    assert tree_bytes(published) == before
 
 
 def test_edits_render_a_small_part_and_give_a_full_builds_site(project, published, tmp_path):
@@ -218,7 +219,7 @@ def test_an_update_killed_before_publishing_leaves_the_old_site(project, publish
     path = entry_files(project)[-1]
     title = re.search(r'dcterms:title "([^"]+)"', path.read_text()).group(1)
     edit(path, f'"{title}"', f'"Interrupted: {title}"')
-    served, before = os.readlink(published), tree(published)
+    served, before = os.readlink(published), tree_bytes(published)
     gens = published.parent / f".{published.name}.gen"
     killed = (
         "import os, signal, sys\n"
@@ -231,7 +232,7 @@ def test_an_update_killed_before_publishing_leaves_the_old_site(project, publish
                           "--out", str(published)], capture_output=True, text=True, timeout=300)
     assert run.returncode == -signal.SIGKILL, run.stderr
     assert os.readlink(published) == served
-    assert tree(published) == before
+    assert tree_bytes(published) == before
     assert not any(b"Interrupted: " in data for data in before.values())
     unpublished = [g for g in gens.iterdir() if g.name.isdigit() and int(g.name) > int(
         Path(served).name)]
@@ -242,5 +243,5 @@ def test_an_update_killed_before_publishing_leaves_the_old_site(project, publish
     assert os.readlink(published) != served
     assert not [g for g in gens.iterdir() if g.name.isdigit()
                 and g.name not in (Path(os.readlink(published)).name, Path(served).name)]
-    assert any(b"Interrupted: " in data for data in tree(published).values())
+    assert any(b"Interrupted: " in data for data in tree_bytes(published).values())
     same_as_full_build(project, published, tmp_path)

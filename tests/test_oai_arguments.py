@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from kgpub import oaipmh
 from kgpub.oaipmh import OaiProvider
-from test_oaipmh import DELETED, LIVE, NO_RDF, PREFIX, make_provider
+from oaiutil import DELETED, LIVE, NO_RDF, PREFIX, make_provider
 from xsdutil import OAI_NS, oai_errors
 
 NS = {"o": OAI_NS}

@@ -1,4 +1,4 @@
-"""The SPARQL engine (kgpub.query): what check_query refuses, result formats and the row cap,
+"""The SPARQL engine (kgpub.sparql): what check_query refuses, result formats and the row cap,
 and the worker pool's time limit, busy refusal and crash recovery, on a small graph made here."""
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from kgpub import query as query_module
+from kgpub import sparql as query_module
 from kgpub.errors import ConfigError
 from kgpub.formats import used_prefixes
-from kgpub.query import (
-    _CACHE,
+from kgpub.sparql import (
     GRAPH_MEDIA_TYPES,
     HTML_CELL_CHARS,
     HTML_ROWS,
@@ -38,11 +37,12 @@ from kgpub.query import (
     QueryRefused,
     QueryTimeout,
     WorkerCrashed,
-    _send,
     check_query,
     choose_format,
     table,
 )
+from kgpub.sparql.check import _CACHE
+from kgpub.sparql.worker import _send
 
 EX = "http://example.org/"
 THINGS = 150  # x3 triples, plus a few odd ones
@@ -725,8 +725,14 @@ def test_the_calling_process_never_parses_a_query(pool, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("a query was parsed in the calling process")
 
-    for name in ("_scan", "_parse", "_check", "check_query", "choose_format"):
-        monkeypatch.setattr(query_module, name, boom)
+    # Wherever the calling process could look them up: their modules, the pool's, the package.
+    from kgpub.sparql import check, formats
+    from kgpub.sparql import pool as pool_module
+
+    for module in (check, formats, pool_module, query_module):
+        for name in ("_scan", "_parse", "_check", "check_query", "choose_format"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, boom)
     assert pool.run("ASK { ?s ?p ?o }").body == b'{"head":{},"boolean":true}'
     assert pool.run(f"CONSTRUCT WHERE {{ <{EX}thing/1> ?p ?o }}", "nt").rows == 3
     with pytest.raises(QueryRefused, match="SERVICE"):
@@ -817,8 +823,10 @@ def test_graphs_are_cut_at_max_result_bytes_after_a_whole_triple(small_pool, dir
     rdf = choose_format("CONSTRUCT", fmt).rdf
     assert len(list(ox.parse(result.body, format=rdf))) == result.rows > 0
     # The most triples that fit: the same cut in this process, and one more triple is too many.
-    out = query_module._Collect()
-    rows, reason = query_module._triples(direct_store.query(query), choose_format(
+    from kgpub.sparql import worker
+
+    out = worker._Collect()
+    rows, reason = worker._triples(direct_store.query(query), choose_format(
         "CONSTRUCT", fmt), 1000, CAP, {"ex": EX}, out)
     assert (rows, reason) == (result.rows, "bytes") and len(out.data) <= CAP
     more = list(direct_store.query(query))[: rows + 1]

@@ -19,25 +19,21 @@ import rdflib
 from bs4 import BeautifulSoup
 from SPARQLWrapper import CSV, JSON, TURTLE, XML, SPARQLWrapper
 
-from kgpub.config import load_project
-from kgpub.examples import example_queries
-from kgpub.site import build
-from serverutil import copy_project, running_server, server_pid
+from kgpub.sparql.examples import example_queries
+from serverutil import CARTESIAN, copy_project, running_server, server_pid
 
 BASE = "https://w3id.org/sphr/"
 PREFIX = f"PREFIX dcterms: <http://purl.org/dc/terms/> PREFIX sphr: <{BASE}ontology#> "
-CARTESIAN = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l } ORDER BY ?a ?d ?g ?j"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One server for the module: 2 query workers, a 2 s time limit, a 50-row cap."""
+def server(tmp_path_factory, built_site):
+    """One server for the module: 2 query workers, a 2 s time limit, a 50-row cap. It serves the
+    session's build of the bundled project ([sparql] changes nothing in a build)."""
     root = copy_project(tmp_path_factory.mktemp("sparql"))
     with open(root / "kgpub.toml", "a", encoding="utf-8") as f:
         f.write("\n[sparql]\ntimeout = 2.0\nmax_rows = 50\nworkers = 2\n")
-    project = load_project(root)
-    site = build(project, root / "site").out
-    with running_server(root, site) as url:
+    with running_server(root, built_site) as url:
         yield url
 
 

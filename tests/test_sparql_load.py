@@ -18,12 +18,9 @@ import urllib.parse
 import pytest
 from bs4 import BeautifulSoup
 
-from kgpub.config import load_project
-from kgpub.examples import example_queries
-from kgpub.query import HTML_ROWS, MAX_NESTING
-from kgpub.site import build
-from serverutil import copy_project, rss, running_server, server_pid
-from test_sparql_endpoint import CARTESIAN
+from kgpub.sparql import HTML_ROWS, MAX_NESTING
+from kgpub.sparql.examples import example_queries
+from serverutil import CARTESIAN, copy_project, rss, running_server, server_pid
 
 BASE = "https://w3id.org/sphr/"
 DOCUMENT = "/topic/institutional-capacity-and-coordination.html"
@@ -42,9 +39,9 @@ BIG_PAGE = "SELECT * WHERE { ?s ?p ?o . ?a ?b ?c } LIMIT 10000"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    root = copy_project(tmp_path_factory.mktemp("load-project"))
-    return build(load_project(root), root / "site").out
+def site(built_site):
+    """The session's build of the bundled project (each server gets its own [sparql])."""
+    return built_site
 
 
 @contextlib.contextmanager

@@ -15,10 +15,11 @@ from functools import cached_property
 
 import pyoxigraph as ox
 
+from .config import Project
 from .index import DCT, FOAF, SKOS, Index
+from .layout import listing_page
 
-BROWSE = "browse/"
-DEFAULT_PAGE_SIZE = 20
+DEFAULT_PAGE_SIZE = Project.page_size  # [site] page_size (kgpub.config)
 HEAD = 6  # entries of a listing shown beside an entry ("More in this topic"), itself included
 # Facets of the browse pages; people and instruments have listings too (linked from their pages).
 FACETS = ("topic", "type", "place", "organisation", "year", "person", "instrument")
@@ -40,7 +41,7 @@ class Listing:
 
     def page_path(self, n: int) -> str:
         """browse/type/report.html, then browse/type/report/2.html..."""
-        return f"{BROWSE}{self.key}.html" if n == 1 else f"{BROWSE}{self.key}/{n}.html"
+        return listing_page(self.key, n)
 
 
 class Browse:

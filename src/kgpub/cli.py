@@ -170,14 +170,15 @@ def serve(project_dir: Path, site_dir: Path | None, host: str, port: int, worker
           get_path: str | None, accept: str | None, forwarded_allow_ips: str) -> None:
     """Serve the site with content negotiation, the SPARQL endpoint and the harvesting
     interfaces, on a production ASGI server (uvicorn)."""
+    from .layout import HOME
     from .site import build as build_site
 
     try:
         project = _project(project_dir)
         if site_dir is None:
             site_dir = build_site(project).out
-        elif not (site_dir / "index.html").is_file():
-            raise KgpubError(f"{site_dir} is not a built site (no index.html); run kgpub build")
+        elif not (site_dir / HOME).is_file():
+            raise KgpubError(f"{site_dir} is not a built site (no {HOME}); run kgpub build")
     except InvalidData as exc:
         click.echo(exc.report.to_text(), err=True)
         sys.exit(EXIT_INVALID)
@@ -227,7 +228,7 @@ def query(project_dir: Path, query: str, fmt: str) -> None:
     from .entail import published
     from .formats import NTRIPLES, serialize
     from .load import load_sources
-    from .query import QueryError, QueryLimits, QueryPool, table
+    from .sparql import QueryError, QueryLimits, QueryPool, table
 
     try:
         project = _project(project_dir)

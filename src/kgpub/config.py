@@ -171,7 +171,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "oai_base_url": _http_url,
         "oai_token_secret": _secret,
     },
-    # [sparql]: the endpoint's limits, checked by kgpub.query.QueryLimits (one definition).
+    # [sparql]: the endpoint's limits, checked by kgpub.sparql.QueryLimits (one definition).
     "sparql": {},
 }
 
@@ -190,7 +190,7 @@ def check_config(cfg: dict, where: str) -> None:
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: {section} must be a [{section}] table")
         if section == "sparql":
-            from .query import QueryLimits
+            from .sparql import QueryLimits
 
             try:
                 QueryLimits.from_config(table)

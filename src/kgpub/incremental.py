@@ -37,9 +37,10 @@ import pyoxigraph as ox
 from .browse import Browse
 from .config import Project
 from .index import EVERYTHING, RDF_TYPE, Index, incoming_key
+from .layout import BUILD_STATE
 from .load import Sources
 
-STATE = ".kgpub/build-state.json"
+STATE = BUILD_STATE  # kgpub.layout
 FORMAT = 2
 # Unit names: "e\t<iri>" (an entity), "l\t<listing key>\t<n>" (a listing page), and two
 # units written by every build: the site-wide files and the search index.

@@ -19,6 +19,7 @@ import pyoxigraph as ox
 
 from .config import Project
 from .entail import entailments, merge
+from .layout import RESERVED, entity_path
 from .load import Sources
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -139,10 +140,8 @@ class Index:
 
     def path(self, iri: str) -> str:
         """The document path (without suffix) of an IRI under the base: {base}topic/x -> topic/x.
-        Vocabulary terms resolve to the ontology document."""
-        if iri.startswith(self.vocab):
-            return "ontology"
-        return iri[len(self.base) :]
+        Vocabulary terms resolve to the ontology document (kgpub.layout.entity_path)."""
+        return entity_path(iri, self.base, self.vocab)
 
     def iri_for_path(self, path: str) -> str:
         return self.base + path
@@ -336,9 +335,8 @@ def fallback_name(iri: str) -> str:
 # path stays far under PATH_MAX (4096) with the output directory and a language folder in front.
 MAX_SEGMENT_BYTES = 200
 MAX_PATH_BYTES = 1000
-# Paths the site itself uses: an entity there would be overwritten by the home page, a dump...
-RESERVED = ("index", "404", "sitemap", "robots", "feed", "sparql", "oai", "search", "dumps/",
-            "_assets/", "_pagefind/", "browse/", ".well-known/", ".kgpub/")
+# Paths the site itself uses (an entity there would be overwritten by the home page, a dump...):
+# kgpub.layout.RESERVED, derived from the site's own paths (layout.SITE_WIDE).
 # Characters no file of the site can be found by, and why.
 _UNSAFE = {
     "%": "a percent-encoded character: the server decodes an address before it looks for the "

@@ -30,6 +30,8 @@ from urllib.parse import quote, urlsplit
 
 from lxml import etree
 
+from .layout import RDF_WRAPPER
+
 MEDIA_TYPE = "text/xml; charset=utf-8"
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -42,7 +44,9 @@ OAI_ID_SCHEMA = "http://www.openarchives.org/OAI/2.0/oai-identifier.xsd"
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
-RDF_WRAPPER_PATH = "/_assets/rdf-wrapper.xsd"  # where the site serves static/rdf-wrapper.xsd
+# Where a site serves the `rdf` format's schema (static/rdf-wrapper.xsd) unless RepositoryInfo
+# says otherwise: the web layer's business (kgpub.layout), a default here.
+RDF_WRAPPER_PATH = "/" + RDF_WRAPPER
 
 GRANULARITY = "YYYY-MM-DDThh:mm:ssZ"
 DC_ELEMENTS = frozenset({
@@ -111,6 +115,7 @@ class RepositoryInfo:
     sample_local_id: str
     page_size: int = 100
     token_secret: bytes = DEFAULT_TOKEN_SECRET
+    rdf_schema_path: str = RDF_WRAPPER_PATH  # the `rdf` format's schema, at the base URL's origin
 
 
 @dataclass(frozen=True)
@@ -121,16 +126,17 @@ class MetadataFormat:
     bit: int  # flag in the per-record availability mask
 
 
-def rdf_wrapper_schema_url(base_url: str) -> str:
+def rdf_wrapper_schema_url(base_url: str, path: str = RDF_WRAPPER_PATH) -> str:
     """The `rdf` format's schema: the site serves static/rdf-wrapper.xsd at its origin."""
     parts = urlsplit(base_url)
-    return f"{parts.scheme}://{parts.netloc}{RDF_WRAPPER_PATH}"
+    return f"{parts.scheme}://{parts.netloc}{path}"
 
 
-def metadata_formats(base_url: str) -> tuple[MetadataFormat, ...]:
+def metadata_formats(base_url: str, rdf_schema_path: str = RDF_WRAPPER_PATH
+                     ) -> tuple[MetadataFormat, ...]:
     return (
         MetadataFormat("oai_dc", OAI_DC_SCHEMA, OAI_DC_NS, 1),
-        MetadataFormat("rdf", rdf_wrapper_schema_url(base_url), RDF_NS, 2),
+        MetadataFormat("rdf", rdf_wrapper_schema_url(base_url, rdf_schema_path), RDF_NS, 2),
     )
 
 
@@ -412,7 +418,7 @@ class OaiProvider:
         info = replace(info, base_url=_uri(info.base_url))
         _check_info(info)
         self.info = info
-        self.formats = metadata_formats(info.base_url)
+        self.formats = metadata_formats(info.base_url, info.rdf_schema_path)
         self._format_by_prefix = {f.prefix: f for f in self.formats}
         self._all_bits = sum(f.bit for f in self.formats)
         self._now = now
@@ -530,7 +536,8 @@ class OaiProvider:
 
     def _schema(self, fmt: MetadataFormat, base: str) -> str:
         """A format's schema URL as seen from this request's base URL."""
-        return rdf_wrapper_schema_url(base) if fmt.prefix == "rdf" else fmt.schema
+        return (rdf_wrapper_schema_url(base, self.info.rdf_schema_path) if fmt.prefix == "rdf"
+                else fmt.schema)
 
     def _identify(self, base: str) -> etree._Element:
         info = self.info

@@ -63,11 +63,12 @@ from pathlib import Path, PurePosixPath
 from pagefind.index import PagefindIndex
 from pagefind.service import PagefindService, get_executable
 
+from kgpub.config import Project
 from kgpub.errors import KgpubError
+from kgpub.layout import SEARCH_DIR
 
 log = logging.getLogger(__name__)
 
-SEARCH_DIR = "_pagefind"
 ENTRY = "pagefind-entry.json"
 SIGNATURE = b"pagefind_dcd"  # starts every index file once decompressed
 
@@ -95,7 +96,7 @@ class SearchIndex:
 # (~80 KB a page: 7 GB for 100,000) and has no incremental mode; a shard caps its memory, and a
 # rebuild indexes again only the shards whose pages changed. Each shard costs the search page
 # one more bundle to load (~70 KB of WebAssembly), hence shards of thousands of pages.
-SHARD_PAGES = 10_000
+SHARD_PAGES = Project.shard_pages  # the default ([search] shard_pages; kgpub.config)
 SHARDS_FILE = "shards.json"  # the search page's list of the other shards' bundles
 
 

@@ -31,10 +31,23 @@ from .config import Project
 from .entail import entailments
 from .errors import InvalidData, KgpubError, OutputError
 from .index import Index
+from .layout import (
+    BIBTEX,
+    BUILD_FACTS,
+    BUILD_STATE,
+    FEED,
+    HOME,
+    NOT_FOUND,
+    OLD_JOURNAL,
+    RIS,
+    ROBOTS,
+    SEARCH_DIR,
+    STYLESHEET,
+    asset_path,
+)
 from .load import Sources, load_sources
 from .render import cite
 from .render.harvest import (
-    FEED_PATH,
     atom_feed,
     meta_files,
     robots_txt,
@@ -44,9 +57,7 @@ from .render.harvest import (
 from .render.html import HtmlRenderer
 from .render.i18n import check_languages, prefix
 from .render.rdf import dumps, entity_documents
-from .render.templates import ASSETS
 from .search import (
-    SEARCH_DIR,
     build_search_index,
     is_searchable,
     shard_count,
@@ -107,8 +118,8 @@ def render_entities(
         if index.kind(iri) == "entry" and not index.is_tombstone(iri):
             work = cite.work_from_index(index, iri, index.project.default_language)
             doc = index.path(iri)
-            yield doc + ".bib", cite.bibtex(work).encode("utf-8")
-            yield doc + ".ris", cite.ris(work).encode("utf-8")
+            yield doc + BIBTEX, cite.bibtex(work).encode("utf-8")
+            yield doc + RIS, cite.ris(work).encode("utf-8")
 
 
 def navigation_pages(html: list[HtmlRenderer]) -> Iterator[tuple[str, str]]:
@@ -135,14 +146,14 @@ def site_files(index: Index, html: list[HtmlRenderer] | None = None) -> Iterator
     yield from dumps(index)
     prefixes = [prefix(lang, index.project.languages) for lang in index.project.languages]
     nav_paths += [r.here(listing.page_path(n)) for r in html for listing, n in r.browse.pages()]
-    yield from sitemaps(index, [p for p in nav_paths if not p.endswith("404.html")], prefixes)
-    yield "robots.txt", robots_txt(index)
+    yield from sitemaps(index, [p for p in nav_paths if not p.endswith(NOT_FOUND)], prefixes)
+    yield ROBOTS, robots_txt(index)
     yield from void_documents(index)
-    yield FEED_PATH, atom_feed(index)
+    yield FEED, atom_feed(index)
     yield from meta_files(index)
     for asset in sorted(files("kgpub").joinpath("static").iterdir(), key=lambda a: a.name):
         if asset.is_file():
-            yield f"{ASSETS}/{asset.name}", asset.read_bytes()
+            yield asset_path(asset.name), asset.read_bytes()
 
 
 # Pages are rendered in forked workers that share the index copy-on-write; below this many
@@ -402,9 +413,9 @@ def _full(index: Index, works: list[Work], state: incremental.State, gen: Path, 
     clock.lap("search")
     state.add(incremental.SEARCH, paths, [], [])
     written += changed
-    if _write(gen, incremental.STATE, incremental.dump(state)):
-        written.append(incremental.STATE)
-    produced |= set(paths) | {incremental.STATE}
+    if _write(gen, BUILD_STATE, incremental.dump(state)):
+        written.append(BUILD_STATE)
+    produced |= set(paths) | {BUILD_STATE}
     removed = sorted(previous - produced)
     for path in removed:
         if path.startswith(SEARCH_DIR + "/"):
@@ -472,12 +483,12 @@ def _update(index: Index, works: list[Work], step: incremental.Plan, gen: Path, 
         state.add(incremental.SEARCH, paths, [], [])
         written += changed
     clock.lap("search (waited for)")
-    produced = {p for unit in state.units.values() for p in unit.files} | {incremental.STATE}
+    produced = {p for unit in state.units.values() for p in unit.files} | {BUILD_STATE}
     removed = sorted(had - produced)
     _remove(gen, removed)
     # The state goes last: a generation with it is complete.
-    if _write(gen, incremental.STATE, incremental.dump(state)):
-        written.append(incremental.STATE)
+    if _write(gen, BUILD_STATE, incremental.dump(state)):
+        written.append(BUILD_STATE)
     clock.lap("write state")
     return (BuildResult(out=gen, files=len(produced), entities=len(index.entities), report=None,
                         changed=len(written), removed=len(removed), rendered=len(todo),
@@ -669,7 +680,7 @@ def _old_staging_left(out: Path) -> bool:
     True when one held a journal, i.e. an update left half done (a full build repairs it)."""
     journal = False
     for stale in out.parent.glob(f".{out.name}.building-*"):
-        journal |= (stale / ".kgpub-journal.json").is_file()
+        journal |= (stale / OLD_JOURNAL).is_file()
         generation.remove(stale)
     return journal
 
@@ -709,8 +720,8 @@ def _absolute(path: Path) -> Path:
 
 
 def _is_built_site(path: Path) -> bool:
-    return (path / ".kgpub" / "site.json").is_file() or (
-        (path / "index.html").is_file() and (path / ASSETS / "style.css").is_file()
+    return (path / BUILD_FACTS).is_file() or (
+        (path / HOME).is_file() and (path / STYLESHEET).is_file()
     )
 
 

@@ -26,7 +26,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import RDF, SH
 
-from .index import RESERVED, path_key, path_problem
+from .index import path_key, path_problem
+from .layout import RESERVED
 from .load import BIDI_CLASS, FLAGGED, XML_FORBIDDEN_CLASS, ZERO_WIDTH_CLASS, Location, Sources
 from .shacl_engines import ENGINES, EngineError, Finding, run, to_rdflib, to_rdflib_term
 

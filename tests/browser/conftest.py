@@ -16,6 +16,7 @@ import browserutil as bu
 import pytest
 
 from kgtest import REPO
+from serverutil import running_server
 
 TIMEOUT_MS = 10_000  # per action / navigation: a local static site answers in milliseconds
 
@@ -52,11 +53,11 @@ def _needs_chromium():
 
 
 @pytest.fixture(scope="session")
-def browser_site(tmp_path_factory) -> str:
-    """The bundled project built into a temporary directory and served by `kgpub serve` on
+def browser_site(built_site) -> str:
+    """The bundled project's session build (tests/conftest.py) served by `kgpub serve` on
     127.0.0.1 (a free port); yields the base URL, e.g. http://127.0.0.1:41234."""
     shutil.rmtree(bu.ARTIFACTS / "failures", ignore_errors=True)  # only this run's failures
-    with bu.built_and_served(REPO, tmp_path_factory.mktemp("browser") / "site") as url:
+    with running_server(REPO, built_site, "--host", "127.0.0.1") as url:
         yield url
 
 

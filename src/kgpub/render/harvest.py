@@ -7,7 +7,6 @@ C0 control, U+FFFE, U+FFFF, a lone surrogate) that got past validation is writte
 
 from __future__ import annotations
 
-import json
 import weakref
 from collections import Counter
 from datetime import UTC, datetime
@@ -15,15 +14,35 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
-from ..formats import DUMP_FORMATS, HTML, RDF_FORMATS, serialize, xml_safe
+from ..formats import DUMP_FORMATS, HTML, RDF_FORMATS, RDFXML, serialize, xml_safe
 from ..index import DCT, FOAF, RDF_TYPE, SKOS, VOID, XSD, Index
-from .rdf import dump_path
+from ..layout import (
+    BUILD_FACTS,
+    HOME,
+    OAI_RECORDS,
+    OAI_SETS,
+    SITEMAP,
+    SPARQL,
+    TOMBSTONES,
+    TOPICS,
+    BuildFacts,
+    HarvestRecord,
+    Tombstone,
+    document,
+    dump_path,
+    sitemap_part,
+    void_path,
+    write_build_facts,
+    write_oai_records,
+    write_oai_sets,
+    write_tombstones,
+)
+from ..layout import FEED as FEED_PATH
+from ..layout import VOID as VOID_DOC
+from ..oaipmh import OaiSet
 
 SITEMAP_LIMIT = 50_000
 FEED_SIZE = 50
-FEED_PATH = "feed.atom"
-VOID_DOC = ".well-known/void"
-META_DIR = ".kgpub"  # served never: the static server refuses dot-paths except .well-known
 DCAT = "http://www.w3.org/ns/dcat#"
 DEFAULT_DATESTAMP = "2026-11-27T00:00:00Z"
 
@@ -87,14 +106,14 @@ def sitemaps(
     lastmod = {iri: page_lastmod(index, iri, known) for iri in index.entities
                if not index.is_tombstone(iri)}
     entries += [
-        (base + lang + index.path(iri) + HTML.suffix, stamp)
+        (base + lang + document(index.path(iri), HTML), stamp)
         for lang in prefixes
         for iri, stamp in lastmod.items()
     ]
     chunks = [entries[i : i + SITEMAP_LIMIT] for i in range(0, len(entries), SITEMAP_LIMIT)]
     if len(chunks) <= 1:
-        return [("sitemap.xml", _urlset(entries))]
-    files = [(f"sitemap-{n}.xml", _urlset(chunk)) for n, chunk in enumerate(chunks, 1)]
+        return [(SITEMAP, _urlset(entries))]
+    files = [(sitemap_part(n), _urlset(chunk)) for n, chunk in enumerate(chunks, 1)]
     lastmods = [max(stamp for _, stamp in chunk) for chunk in chunks]
     index_xml = ['<?xml version="1.0" encoding="UTF-8"?>',
                  '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
@@ -103,7 +122,7 @@ def sitemaps(
             f"<sitemap><loc>{escape(base + name)}</loc><lastmod>{lastmod}</lastmod></sitemap>"
         )
     index_xml.append("</sitemapindex>\n")
-    return [("sitemap.xml", xml_safe("\n".join(index_xml)).encode("utf-8"))] + files
+    return [(SITEMAP, xml_safe("\n".join(index_xml)).encode("utf-8"))] + files
 
 
 def _urlset(entries: list[tuple[str, str]]) -> bytes:
@@ -120,9 +139,9 @@ def robots_txt(index: Index) -> bytes:
         "# kgpub: every page is listed in the sitemap. The SPARQL endpoint is for people and\n"
         "# programs asking questions, not for crawling.\n"
         "User-agent: *\n"
-        "Disallow: /sparql\n"
+        f"Disallow: /{SPARQL}\n"
         "Allow: /\n"
-        f"Sitemap: {index.base}sitemap.xml\n"
+        f"Sitemap: {index.base}{SITEMAP}\n"
     ).encode()
 
 
@@ -205,8 +224,8 @@ def void_triples(index: Index) -> list[ox.Triple]:
     service = ox.NamedNode(doc + "#sparql")
     publisher = ox.NamedNode(doc + "#publisher")
     contact = ox.NamedNode(doc + "#contact")
-    sparql = ox.NamedNode(index.base + "sparql")
-    home = ox.NamedNode(index.base + "index.html")
+    sparql = ox.NamedNode(index.base + SPARQL)
+    home = ox.NamedNode(index.base + HOME)
     lang = project.default_language
     out: list[ox.Triple] = []
 
@@ -232,7 +251,7 @@ def void_triples(index: Index) -> list[ox.Triple]:
     modified = ox.Literal(max([datestamp(index, e) for e in entries]
                               or [default_datestamp(index)]),
                           datatype=ox.NamedNode(XSD + "dateTime"))
-    scheme = index.base + "topics"
+    scheme = index.base + TOPICS
     taxonomy = ox.NamedNode(scheme) if index.kind(scheme) == "scheme" else None
 
     a(catalog, DCAT + "Catalog")
@@ -381,7 +400,7 @@ def _examples(index: Index) -> list[str]:
 def void_documents(index: Index) -> list[tuple[str, bytes]]:
     triples = void_triples(index)
     prefixes = {**index.prefixes, "dcat": DCAT, "dcatap": DCATAP, "vcard": VCARD}
-    return [(VOID_DOC + f.suffix, serialize(triples, f, prefixes)) for f in RDF_FORMATS]
+    return [(void_path(f), serialize(triples, f, prefixes)) for f in RDF_FORMATS]
 
 
 # ---- Atom feed ----------------------------------------------------------------------------------
@@ -406,7 +425,7 @@ def atom_feed(index: Index) -> bytes:
         f"<title>{escape(project.title)}: new and changed entries</title>",
         f"<updated>{updated}</updated>",
         f'<link rel="self" type="application/atom+xml" href={quoteattr(index.base + FEED_PATH)}/>',
-        f'<link rel="alternate" type="text/html" href={quoteattr(index.base + "index.html")}/>',
+        f'<link rel="alternate" type="text/html" href={quoteattr(index.base + HOME)}/>',
         f"<author><name>{escape(project.repository.get('publisher', project.title))}</name></author>",
         "<generator>kgpub</generator>",
     ]
@@ -492,30 +511,30 @@ def _expand(specs: list[str]) -> list[str]:
     return sorted(out)
 
 
-def oai_sets(index: Index) -> list[dict]:
+def oai_sets(index: Index) -> list[OaiSet]:
     lang = index.project.default_language
-    sets: dict[str, dict] = {}
+    sets: dict[str, OaiSet] = {}
     for topic in index.of_kind("topic"):
         for spec in _expand(topic_set_specs(index, topic)):
             node = index.base + "topic/" + spec.rsplit(":", 1)[-1]
             definition = index.text(node, SKOS + "definition", lang)
-            sets.setdefault(spec, {
-                "spec": spec,
-                "name": "Topic: " + index.label(node, lang).text,
-                "description": definition.text if definition else None,
-            })
+            sets.setdefault(spec, OaiSet(
+                spec=spec,
+                name="Topic: " + index.label(node, lang).text,
+                description=definition.text if definition else None,
+            ))
     for type_iri in index.of_kind("type"):
         spec = "type:" + index.path(type_iri).rsplit("/", 1)[-1]
         definition = index.text(type_iri, SKOS + "definition", lang)
-        sets[spec] = {
-            "spec": spec,
-            "name": "Resource type: " + index.label(type_iri, lang).text,
-            "description": definition.text if definition else None,
-        }
+        sets[spec] = OaiSet(
+            spec=spec,
+            name="Resource type: " + index.label(type_iri, lang).text,
+            description=definition.text if definition else None,
+        )
     return [sets[k] for k in sorted(sets)]
 
 
-def oai_record(index: Index, iri: str) -> dict:
+def oai_record(index: Index, iri: str) -> HarvestRecord:
     """An entry as an OAI-PMH record: header facts and its Dublin Core, mapped from dcterms."""
     lang_default = index.project.default_language
     deleted = index.is_tombstone(iri)
@@ -557,45 +576,39 @@ def oai_record(index: Index, iri: str) -> dict:
     replaced = index.replacement(iri)
     if replaced:
         dc.append(("relation", replaced, None))
-    return {
-        "local_id": index.path(iri),
-        "iri": iri,
-        "datestamp": datestamp(index, iri),
-        "sets": _expand(specs),
-        "deleted": deleted,
-        "dc": [] if deleted else dc,
-        "rdf": None if deleted else index.path(iri) + ".rdf",
-    }
+    return HarvestRecord(
+        local_id=index.path(iri),
+        iri=iri,
+        datestamp=datestamp(index, iri),
+        sets=tuple(_expand(specs)),
+        deleted=deleted,
+        dc=() if deleted else tuple(dc),
+        rdf=None if deleted else document(index.path(iri), RDFXML),
+    )
 
 
 def oai_records(index: Index) -> bytes:
     """All records, one JSON object per line, sorted (datestamp, id): the provider's input."""
     entries = [e for e in index.entities if index.kind(e) == "entry"]
     records = sorted((oai_record(index, e) for e in entries),
-                     key=lambda r: (r["datestamp"], r["local_id"]))
-    lines = [json.dumps(r, ensure_ascii=False, sort_keys=True) for r in records]
-    return ("\n".join(lines) + "\n").encode("utf-8")
+                     key=lambda r: (r.datestamp, r.local_id))
+    return write_oai_records(records)
 
 
 def meta_files(index: Index) -> list[tuple[str, bytes]]:
     """Build facts the server needs and does not serve: OAI records and sets, tombstones."""
-    tombstones = {
-        "/" + index.path(e): ("/" + index.path(r) if (r := index.replacement(e)) and
-                              index.is_published(r) else None)
+    tombstones = [
+        Tombstone("/" + index.path(e), "/" + index.path(r) if (r := index.replacement(e)) and
+                  index.is_published(r) else None)
         for e in index.entities
         if index.is_tombstone(e)
-    }
+    ]
     earliest = min([datestamp(index, e) for e in index.entities if index.kind(e) == "entry"]
                    or [default_datestamp(index)])
     return [
-        (f"{META_DIR}/oai-records.jsonl", oai_records(index)),
-        (f"{META_DIR}/oai-sets.json", _json(oai_sets(index))),
-        (f"{META_DIR}/tombstones.json", _json(tombstones)),
-        (f"{META_DIR}/site.json", _json({"base": index.base, "earliest_datestamp": earliest,
-                                         "statistics": statistics(index)})),
+        (OAI_RECORDS, oai_records(index)),
+        (OAI_SETS, write_oai_sets(oai_sets(index))),
+        (TOMBSTONES, write_tombstones(tombstones)),
+        (BUILD_FACTS, write_build_facts(BuildFacts(index.base, earliest, statistics(index)))),
     ]
-
-
-def _json(data) -> bytes:
-    return (json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode("utf-8")
 

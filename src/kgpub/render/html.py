@@ -12,9 +12,23 @@ from babel.dates import format_date as babel_format_date
 from babel.dates import format_skeleton
 from markupsafe import Markup, escape
 
-from ..browse import BROWSE, Browse, Listing
+from ..browse import Browse, Listing
 from ..formats import HTML, RDF_FORMATS
 from ..index import DCT, FOAF, ORG, OWL, RDF_TYPE, RDFS, SKOS, XSD, Index, Label
+from ..layout import (
+    AZ,
+    BROWSE_INDEX,
+    HOME,
+    NOT_FOUND,
+    ONTOLOGY,
+    SEARCH_DIR,
+    SEARCH_PAGE,
+    TOPICS,
+    dump_path,
+    facet_page,
+    html_page,
+    void_path,
+)
 from . import cite
 from .i18n import prefix, translations
 from .templates import chrome, environment, json_for_script, rel, safe_url
@@ -146,7 +160,7 @@ class HtmlRenderer:
     def href(self, page: str, iri: str) -> str | None:
         ix = self.index
         if iri.startswith(ix.vocab):
-            return rel(page, self.here("ontology.html")) + "#" + iri[len(ix.vocab) :]
+            return rel(page, self.here(html_page(ONTOLOGY))) + "#" + iri[len(ix.vocab) :]
         if ix.is_published(iri):
             return rel(page, self.here(ix.path(iri) + HTML.suffix))
         return None
@@ -270,7 +284,7 @@ class HtmlRenderer:
 
     def crumbs(self, page: str, *trail: Value) -> list[Value]:
         """Home, then the trail (the current page last, without a link)."""
-        return [self.page_link(page, "index.html", self._("Home")), *trail]
+        return [self.page_link(page, HOME, self._("Home")), *trail]
 
     def topic_chain(self, page: str, topic: str, *, link_last: bool) -> list[Value]:
         """Topics › broader ... › topic, following the first skos:broader at each step."""
@@ -286,7 +300,7 @@ class HtmlRenderer:
         if not link_last:
             last = items[-1]
             items[-1] = Value(last.text, None, last.lang)
-        return [self.page_link(page, "topics.html", self._("Topics")), *items]
+        return [self.page_link(page, html_page(TOPICS), self._("Topics")), *items]
 
     def narrower(self, topic: str) -> list[str]:
         return self._by_label(self.index.incoming(topic, SKOS + "broader"))
@@ -443,7 +457,7 @@ class HtmlRenderer:
         return sorted((i for i in set(iris) if i in order), key=order.__getitem__)
 
     def render_home(self) -> tuple[str, str]:
-        key = "index.html"
+        key = HOME
         path = self.here(key)
         ix = self.index
         ctx = self._common(path, key, None)
@@ -459,7 +473,7 @@ class HtmlRenderer:
             dumps=self.dumps(path),
             # The home page stands for the dataset: its data is the VoID/DCAT description.
             alternates=[
-                {"href": rel(path, f".well-known/void{f.suffix}"), "type": f.media_type,
+                {"href": rel(path, void_path(f)), "type": f.media_type,
                  "label": f.label}
                 for f in RDF_FORMATS
             ],
@@ -468,7 +482,7 @@ class HtmlRenderer:
 
     def render_not_found(self) -> tuple[str, str]:
         # Served for any missing path, so its links are absolute from the site root.
-        key = "404.html"
+        key = NOT_FOUND
         path = self.here(key)
         ctx = self._common(path, key, None)
         ctx.update(chrome(self.project, path, self.lang, absolute=True, page_key=key),
@@ -476,14 +490,14 @@ class HtmlRenderer:
         return path, self.env.get_template("404.html").render(ctx)
 
     def render_search(self) -> tuple[str, str]:
-        key = "search.html"
+        key = SEARCH_PAGE
         path = self.here(key)
         ctx = self._common(path, key, None)
         ctx.update(
             kind="search",
             title=Label(self._("Search"), self.lang),
             breadcrumbs=self.crumbs(path, Value(self._("Search"))),
-            bundle_href=rel(path, "_pagefind/"),
+            bundle_href=rel(path, SEARCH_DIR + "/"),
             result_prefix=self.prefix,
             facets=self._facet_summaries(path, limit=0),
         )
@@ -504,8 +518,8 @@ class HtmlRenderer:
 
     def facet_key(self, facet: str) -> str:
         if facet == "topic":
-            return "topics.html"
-        return f"{BROWSE}{self.FACET_TITLES[facet][1]}.html"
+            return html_page(TOPICS)
+        return facet_page(self.FACET_TITLES[facet][1])
 
     def _values(self, page: str, facet: str) -> list[dict]:
         listings = self.browse.listings.get(facet, [])
@@ -537,7 +551,7 @@ class HtmlRenderer:
         return out
 
     def render_browse_index(self) -> tuple[str, str]:
-        key = f"{BROWSE}index.html"
+        key = BROWSE_INDEX
         path = self.here(key)
         ctx = self._common(path, key, None)
         ctx.update(kind="browse", title=Label(self._("Browse"), self.lang),
@@ -552,13 +566,13 @@ class HtmlRenderer:
         ctx = self._common(path, key, None)
         title = self.facet_title(facet)
         ctx.update(kind="facet", title=Label(title, self.lang),
-                   breadcrumbs=self.crumbs(path, self.page_link(path, f"{BROWSE}index.html",
+                   breadcrumbs=self.crumbs(path, self.page_link(path, BROWSE_INDEX,
                                                                 self._("Browse")), Value(title)),
                    values=self._values(path, facet))
         return path, self.env.get_template("facet.html").render(ctx)
 
     def render_az(self) -> tuple[str, str]:
-        key = f"{BROWSE}a-z.html"
+        key = AZ
         path = self.here(key)
         ctx = self._common(path, key, None)
         groups: dict[str, list[dict]] = {}
@@ -567,7 +581,7 @@ class HtmlRenderer:
             letter = _initial(link.text)
             groups.setdefault(letter, []).append({"link": link, "count": self.browse.count(t)})
         ctx.update(kind="az", title=Label(self._("Topics A–Z"), self.lang),
-                   breadcrumbs=self.crumbs(path, self.page_link(path, "topics.html",
+                   breadcrumbs=self.crumbs(path, self.page_link(path, html_page(TOPICS),
                                                                 self._("Topics")),
                                            Value(self._("A–Z"))),
                    groups=sorted(groups.items()))
@@ -586,7 +600,7 @@ class HtmlRenderer:
         facet_link = self.page_link(path, self.facet_key(listing.facet),
                                     self.facet_title(listing.facet)) \
             if listing.facet in self.FACET_TITLES else None
-        trail = [self.page_link(path, f"{BROWSE}index.html", self._("Browse"))]
+        trail = [self.page_link(path, BROWSE_INDEX, self._("Browse"))]
         if facet_link:
             trail.append(facet_link)
         trail.append(Value(subject.text, None, subject.lang))
@@ -644,7 +658,7 @@ class HtmlRenderer:
         from ..formats import DUMP_FORMATS
 
         return [
-            Value(f"{f.label} (gzip)", rel(page, f"dumps/dataset{f.suffix}.gz"))
+            Value(f"{f.label} (gzip)", rel(page, dump_path(f)))
             for f in DUMP_FORMATS
         ]
 

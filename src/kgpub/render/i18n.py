@@ -18,6 +18,7 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 from ..errors import ConfigError
+from ..layout import language_prefix as prefix  # noqa: F401 - where a language's pages live
 
 DOMAIN = "kgpub"
 SOURCE_LANGUAGE = "en"  # the language of the msgids in the templates
@@ -52,11 +53,6 @@ def translations(lang: str) -> NullTranslations:
     write_mo(buf, catalog)  # fuzzy entries are left out, as msgfmt does
     buf.seek(0)
     return Translations(buf, domain=DOMAIN)
-
-
-def prefix(lang: str, languages: tuple[str, ...]) -> str:
-    """Where a language's pages live: '' for the default language, 'fr/' for French..."""
-    return "" if lang == languages[0] else f"{lang}/"
 
 
 @cache

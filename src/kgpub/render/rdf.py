@@ -8,25 +8,21 @@ from collections.abc import Iterator
 
 import pyoxigraph as ox
 
-from ..formats import DUMP_FORMATS, RDF_FORMATS, Format, serialize_all, used_prefixes
+from ..formats import DUMP_FORMATS, RDF_FORMATS, serialize_all, used_prefixes
 from ..index import VOID, Index
-
-DUMP_NAME = "dataset"
+from ..layout import VOID as VOID_DOC
+from ..layout import dump_path
 
 
 def entity_documents(index: Index, iri: str) -> list[tuple[str, bytes]]:
     """(file path, bytes) of the entity's description in every RDF format."""
     triples = index.description(iri)
     # Every document points back to the dataset it belongs to (VoID).
-    dataset = ox.NamedNode(index.base + ".well-known/void#dataset")
+    dataset = ox.NamedNode(index.base + VOID_DOC + "#dataset")
     triples.append(ox.Triple(ox.NamedNode(iri), ox.NamedNode(VOID + "inDataset"), dataset))
     doc = index.path(iri)
     bodies = serialize_all(triples, RDF_FORMATS, index.prefixes)
     return [(doc + f.suffix, body) for f, body in zip(RDF_FORMATS, bodies, strict=True)]
-
-
-def dump_path(fmt: Format) -> str:
-    return f"dumps/{DUMP_NAME}{fmt.suffix}.gz"
 
 
 def dumps(index: Index) -> Iterator[tuple[str, bytes]]:

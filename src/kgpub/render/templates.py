@@ -8,10 +8,21 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from ..layout import (
+    ASSETS,
+    AZ,
+    BROWSE_INDEX,
+    FEED,
+    HOME,
+    ONTOLOGY,
+    SEARCH_PAGE,
+    SPARQL,
+    STYLESHEET,
+    TOPICS,
+    TYPES,
+    html_page,
+)
 from .i18n import language_name, prefix, translations
-
-ASSETS = "_assets"
-STYLESHEET = f"{ASSETS}/style.css"
 
 
 def safe_url(url: str | None) -> str | None:
@@ -93,17 +104,17 @@ def chrome(project, page: str, lang: str | None = None, *, absolute: bool = Fals
         "lang": lang,
         "site_title": project.title,
         "site_description": project.description,
-        "home": link(here + "index.html"),
-        "topics_href": link(here + "topics.html"),
-        "az_href": link(here + "browse/a-z.html"),
-        "browse_href": link(here + "browse/index.html"),
-        "types_href": link(here + "types.html"),
-        "search_href": link(here + "search.html"),
-        "ontology_href": link(here + "ontology.html"),
-        "sparql_href": link("sparql"),
+        "home": link(here + HOME),
+        "topics_href": link(here + html_page(TOPICS)),
+        "az_href": link(here + AZ),
+        "browse_href": link(here + BROWSE_INDEX),
+        "types_href": link(here + html_page(TYPES)),
+        "search_href": link(here + SEARCH_PAGE),
+        "ontology_href": link(here + html_page(ONTOLOGY)),
+        "sparql_href": link(SPARQL),
         "stylesheet": link(STYLESHEET),
         "assets_href": link(ASSETS + "/"),
-        "feed_href": link("feed.atom"),
+        "feed_href": link(FEED),
         "versions": versions,
         "alternates": [],
         "kind_label": None,

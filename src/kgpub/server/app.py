@@ -14,7 +14,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ..config import Project
-from ..query import QueryLimits
+from ..layout import OAI, SPARQL
+from ..sparql import QueryLimits
 from .limits import DEFAULT_MAX_BODY, BodyLimit, sparql_body_limit
 from .site import ServerSettings
 from .snapshot import POLL_SECONDS, Publication
@@ -69,19 +70,19 @@ def create_app(
     async def sparql_slash(request: Request) -> Response:
         query = request.scope.get("query_string", b"").decode("latin-1")
         # 308 keeps a POST a POST (with its body); 301 is what GET clients know best.
-        return RedirectResponse("/sparql" + (f"?{query}" if query else ""),
+        return RedirectResponse(f"/{SPARQL}" + (f"?{query}" if query else ""),
                                 status_code=308 if request.method == "POST" else 301)
 
     sparql_body = sparql_body_limit(limits)
 
     def body_limit(path: str) -> int:
-        return sparql_body if path == "/sparql" else DEFAULT_MAX_BODY
+        return sparql_body if path == f"/{SPARQL}" else DEFAULT_MAX_BODY
 
     app = Starlette(
         routes=[
-            Route("/sparql", sparql, methods=["GET", "HEAD", "POST", "OPTIONS"]),
-            Route("/sparql/", sparql_slash, methods=["GET", "HEAD", "POST", "OPTIONS"]),
-            Route("/oai", oai, methods=["GET", "HEAD", "POST"]),
+            Route(f"/{SPARQL}", sparql, methods=["GET", "HEAD", "POST", "OPTIONS"]),
+            Route(f"/{SPARQL}/", sparql_slash, methods=["GET", "HEAD", "POST", "OPTIONS"]),
+            Route(f"/{OAI}", oai, methods=["GET", "HEAD", "POST"]),
             Route("/{path:path}", site, methods=["GET", "HEAD"]),
         ],
         lifespan=lifespan,

@@ -5,14 +5,23 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
-import json
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..config import Project
-from ..oaipmh import OaiProvider, OaiRecord, OaiSet, RepositoryInfo
+from ..layout import (
+    BUILD_FACTS,
+    OAI_RECORDS,
+    OAI_SETS,
+    RDF_WRAPPER,
+    HarvestRecord,
+    read_build_facts,
+    read_oai_records,
+    read_oai_sets,
+)
+from ..oaipmh import OaiProvider, OaiRecord, RepositoryInfo
 from .limits import BodyTooLarge, read_body
 from .static import SiteFiles, accepts_gzip
 from .urls import public_url
@@ -24,34 +33,32 @@ class OaiEndpoint:
     def __init__(self, project: Project, files: SiteFiles):
         self.project = project
         self.files = files
-        meta = files.root / ".kgpub"
-        self.available = (meta / "oai-records.jsonl").is_file()
+        records = files.root / OAI_RECORDS
+        self.available = records.is_file()
         self._provider: OaiProvider | None = None
         if not self.available:
             return
-        site = json.loads((meta / "site.json").read_text("utf-8"))
-        self.earliest = site["earliest_datestamp"]
-        self.sets = [OaiSet(s["spec"], s["name"], s.get("description"))
-                     for s in json.loads((meta / "oai-sets.json").read_text("utf-8"))]
-        raw = (meta / "oai-records.jsonl").read_bytes()
-        self.records = [self._record(json.loads(line)) for line in raw.splitlines() if line]
+        self.earliest = read_build_facts((files.root / BUILD_FACTS).read_bytes()).earliest_datestamp
+        self.sets = read_oai_sets((files.root / OAI_SETS).read_bytes())
+        raw = records.read_bytes()
+        self.records = [self._record(r) for r in read_oai_records(raw)]
         # Tokens are signed with a key tied to this repository and this data version.
         repo = project.repository
         seed = repo.get("oai_token_secret") or (repo.get("oai_repository_identifier", "") + project.base)
         self.secret = hashlib.sha256(seed.encode() + hashlib.sha256(raw).digest()).digest()
         self._provider = self._make_provider()  # now, not on the event loop at a request
 
-    def _record(self, r: dict) -> OaiRecord:
+    def _record(self, r: HarvestRecord) -> OaiRecord:
         rdf = None
-        if r.get("rdf"):
-            path = self.files.resolve(r["rdf"])
+        if r.rdf:
+            path = self.files.resolve(r.rdf)
             rdf = path.read_bytes() if path is not None else None
         return OaiRecord(
-            local_id=r["local_id"],
-            datestamp=r["datestamp"],
-            sets=tuple(r["sets"]),
-            deleted=r["deleted"],
-            dc=tuple((e, v, lang) for e, v, lang in r["dc"]),
+            local_id=r.local_id,
+            datestamp=r.datestamp,
+            sets=r.sets,
+            deleted=r.deleted,
+            dc=r.dc,
             rdf_xml=rdf,
         )
 
@@ -71,8 +78,9 @@ class OaiEndpoint:
             repository_id=repo.get("oai_repository_identifier", "kgpub"),
             earliest_datestamp=self.earliest,
             sample_local_id=self.records[0].local_id if self.records else "resource/x",
-            page_size=int(repo.get("oai_page_size", 100)),
+            page_size=int(repo.get("oai_page_size", RepositoryInfo.page_size)),
             token_secret=self.secret,
+            rdf_schema_path="/" + RDF_WRAPPER,
         )
         return OaiProvider(info, self.records, self.sets)
 

@@ -4,7 +4,6 @@ answered 410 or 301, and 404 pages in the reader's language."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from starlette.responses import FileResponse, PlainTextResponse, RedirectRespons
 
 from ..config import Project
 from ..formats import BY_NAME, DOCUMENT_FORMATS, HTML, Format
+from ..layout import ASSETS, HOME, NOT_FOUND, TOMBSTONES, read_tombstones
 from .conneg import negotiate, negotiate_language
 from .static import SiteFiles, StaticFile, accepts_gzip, not_modified
 
@@ -54,16 +54,16 @@ class SiteHandler:
         self.files = files
         self.settings = settings
         # Withdrawn entities: path -> path of the successor, or None (410 Gone).
-        tombstones = files.root / ".kgpub" / "tombstones.json"
-        self.tombstones: dict[str, str | None] = (
-            json.loads(tombstones.read_text("utf-8")) if tombstones.is_file() else {}
-        )
+        tombstones = files.root / TOMBSTONES
+        self.tombstones: dict[str, str | None] = {
+            t.path: t.successor for t in read_tombstones(tombstones.read_bytes())
+        } if tombstones.is_file() else {}
 
     async def handle(self, request: Request) -> Response:
         # The decoded path from the scope (request.url would parse the Host header).
         path = normalize_path(request.scope["path"])
         if path == "/":
-            return self.serve(request, self.files.resolve("index.html"), None)
+            return self.serve(request, self.files.resolve(HOME), None)
         fmt = DOC_SUFFIXES.get(Path(path).suffix)
         thing = path[: -len(fmt.suffix)] if fmt else path
         lang, neutral = self._language_of(thing)
@@ -197,13 +197,13 @@ class SiteHandler:
         return Response(body, status_code=status, headers=headers, media_type=item.media_type)
 
     def _cache_control(self, url_path: str) -> str:
-        if url_path.startswith("/_assets/"):
+        if url_path.startswith(f"/{ASSETS}/"):
             return f"public, max-age={self.settings.asset_max_age}"
         return f"public, max-age={self.settings.doc_max_age}"
 
     def not_found(self, request: Request) -> Response:
         lang, _ = self._language_of(normalize_path(request.scope["path"]))
-        page = self.files.resolve(f"{lang}404.html") or self.files.resolve("404.html")
+        page = self.files.resolve(lang + NOT_FOUND) or self.files.resolve(NOT_FOUND)
         wants_html = negotiate(request.headers.get("accept"), [("text/html",), ("text/plain",)]) == 0
         if wants_html and page is not None:
             item = self.files.get(page)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .. import generation
 from ..config import Project
+from ..layout import HOME
 from .oai import OaiEndpoint
 from .site import SiteHandler
 from .sparql import SparqlEndpoint
@@ -55,8 +56,8 @@ class Snapshot:
         hold = generation.Hold(root)
         try:
             files = SiteFiles(root)
-            if files.resolve("index.html") is None:
-                raise FileNotFoundError(f"{root} is not a built site (no index.html); "
+            if files.resolve(HOME) is None:
+                raise FileNotFoundError(f"{root} is not a built site (no {HOME}); "
                                         "run kgpub build")
             return cls(
                 root=root,

@@ -1,7 +1,7 @@
 """The SPARQL 1.1 Protocol at /sparql: query by GET, form POST or direct POST; results by Accept;
 a service description; CORS; and an HTML page with example queries for people.
 
-Queries run in the engine's worker processes (kgpub.query), which check them (read-only, no
+Queries run in the engine's worker processes (kgpub.sparql), which check them (read-only, no
 federation, well formed), enforce a time limit that really stops a query, and cap a result in
 rows and bytes. This process only checks a query's size and encoding: nothing a client sends is
 parsed on the event loop. It negotiates the result format for each query form (the form is known
@@ -21,10 +21,11 @@ from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
+from .. import layout
 from ..config import Project
-from ..examples import example_queries
-from ..formats import RDF_FORMATS, serialize
-from ..query import (
+from ..formats import NTRIPLES, RDF_FORMATS, serialize
+from ..render.templates import chrome, environment
+from ..sparql import (
     GRAPH_FORMATS,
     HTML_ROWS,
     QUERY_FORMS,
@@ -38,8 +39,8 @@ from ..query import (
     QueryTimeout,
     check_text,
     choose_format,
+    example_queries,
 )
-from ..render.templates import chrome, environment
 from .conneg import negotiate
 from .limits import BodyTooLarge, read_body, sparql_body_limit
 from .static import SiteFiles
@@ -76,7 +77,7 @@ class SparqlEndpoint:
         self.limits = QueryLimits.from_config(config)
         self.pool = pool
         self._own_pool = pool is None
-        # Pages are rendered here, off the event loop (bounded work: see kgpub.query._view).
+        # Pages are rendered here, off the event loop (bounded work: see kgpub.sparql.worker._view).
         # One thread: pages wait for each other rather than compete with the loop for the GIL.
         self._pages = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kgpub-sparql-page")
         self._stopped = False
@@ -85,9 +86,10 @@ class SparqlEndpoint:
 
     async def start(self) -> None:
         if self.pool is None:
-            dump = self.files.resolve("dumps/dataset.nt.gz")
+            path = layout.dump_path(NTRIPLES)
+            dump = self.files.resolve(path)
             if dump is None:
-                raise FileNotFoundError("the site has no dumps/dataset.nt.gz; rebuild it")
+                raise FileNotFoundError(f"the site has no {path}; rebuild it")
             self.pool = QueryPool(Path(dump), self.limits)
         # Start answering once the graph is loaded (a query before that would get 503).
         await asyncio.to_thread(self.pool.wait_ready, 120)
@@ -285,7 +287,7 @@ class SparqlEndpoint:
     def _page(self, request: Request, query: str | None, *, result: QueryResult | None = None,
               error: str | None = None, status: int = 200, headers: dict | None = None) -> Response:
         """The page (in a thread): the form, examples, and an error or the excerpt of a result
-        that the worker made (kgpub.query._view: at most HTML_ROWS rows, long cells cut)."""
+        that the worker made (kgpub.sparql.worker._view: at most HTML_ROWS rows, long cells cut)."""
         examples = example_queries(self.project.base)
         ctx = chrome(self.project, "sparql.html", absolute=True)
         view = (result.view or {}) if result is not None else {}

@@ -14,6 +14,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 
 from ..formats import DOCUMENT_FORMATS
+from ..layout import WELL_KNOWN
 
 # Media types by suffix: the document formats come from the one registry.
 MEDIA_TYPES = {f.suffix: f.content_type for f in DOCUMENT_FORMATS}
@@ -83,7 +84,7 @@ class SiteFiles:
         parts = [p for p in url_path.split("/") if p]
         # No dot-segments, no hidden files (the build keeps its own facts in .kgpub/), except
         # the standard /.well-known/ directory (RFC 8615).
-        if any(p in (".", "..") or (p.startswith(".") and (i, p) != (0, ".well-known"))
+        if any(p in (".", "..") or (p.startswith(".") and (i, p) != (0, WELL_KNOWN))
                for i, p in enumerate(parts)):
             return None
         candidate = self.root.joinpath(*parts) if parts else self.root

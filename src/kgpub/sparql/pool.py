@@ -1,0 +1,781 @@
+"""The pool of worker processes that answer queries, and the queue in front of them.
+
+Queries run in worker processes ("spawn": never a fork of a process that runs threads), each
+holding the whole graph in an in-memory pyoxigraph Store loaded once (kgpub.sparql.worker). The
+calling process (the HTTP server) only checks a query's size and encoding; everything that costs
+time in proportion to what a client sent happens in a worker, under the query's time limit.
+Results travel back in chunks and are spooled (a little in memory, the rest in a temporary file),
+so the caller's memory does not grow with a result, and a worker is free again as soon as its
+answer is spooled, whatever the speed of the client that reads it.
+
+Neither pyoxigraph nor rdflib can cancel a running query, so a query past its deadline is stopped
+by killing its worker, which is replaced in the background.
+
+When every worker is busy, queries wait in a queue: bounded in length (max_queue) and in time
+(max_queue_wait), served round-robin between clients (the caller names the client, e.g. its
+address), so one client's many slow queries cannot starve the others. Waiting costs no thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import tempfile
+import threading
+import time
+import weakref
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from .check import check_text
+from .errors import (
+    FormatNotAvailable,
+    PoolBusy,
+    QueryError,
+    QueryRefused,
+    QueryTimeout,
+    WorkerCrashed,
+)
+from .formats import _FORMATS_BY_NAME, GRAPH_FORMS, QUERY_FORMS
+from .limits import MiB, QueryLimits
+from .worker import _rdf_format, _recv, _send, _worker_main
+
+# The caller keeps this much of a result in memory before spooling the rest to a temporary file.
+SPOOL_MEMORY_BYTES = 1 * MiB
+
+
+class QueryResult:
+    """A query's answer. The body is spooled (SpooledTemporaryFile: SPOOL_MEMORY_BYTES in
+    memory, the rest on disk): read it with chunks() to stream it, or .body to have it all in
+    memory (QueryPool.run does that). close() frees the spool.
+
+    format is the short name of the result format ("json", "ttl"...) or "html", for which
+    the body is the worker's excerpt of the result for the page, also as .view."""
+
+    def __init__(self, media_type: str, body: bytes | None = None, truncated: bool = False,
+                 rows: int | None = None, elapsed: float = 0.0, *, spool=None, size: int = 0,
+                 form: str | None = None, format: str | None = None,  # noqa: A002
+                 truncated_reason: str | None = None, view: dict | None = None):
+        self.media_type = media_type
+        self.truncated = truncated  # cut at max_rows or max_result_bytes
+        self.truncated_reason = truncated_reason  # "rows" or "bytes"
+        self.rows = rows  # solutions or triples returned; None for ASK
+        self.elapsed = elapsed  # seconds, from dispatch to the answer spooled
+        self.form = form
+        self.format = format
+        self.view = view
+        self._body = body
+        self._spool = spool
+        self.size = len(body) if body is not None else size
+
+    @property
+    def body(self) -> bytes:
+        if self._body is None:
+            if self._spool is None:
+                self._body = b""
+            else:
+                self._spool.seek(0)
+                self._body = self._spool.read()
+                self._spool.close()
+                self._spool = None
+        return self._body
+
+    def chunks(self, size: int = 256 * 1024) -> Iterator[bytes]:
+        """The body in pieces (from the spool: memory stays flat); closes the spool at the end."""
+        if self._body is not None or self._spool is None:
+            body = self.body
+            for i in range(0, len(body), size):
+                yield body[i:i + size]
+            return
+        spool, self._spool = self._spool, None
+        try:
+            spool.seek(0)
+            while chunk := spool.read(size):
+                yield chunk
+        finally:
+            spool.close()
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+    def __repr__(self) -> str:
+        return (f"QueryResult({self.media_type!r}, {self.size} bytes, rows={self.rows}, "
+                f"truncated={self.truncated_reason or False})")
+
+
+@dataclass(eq=False)
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    conn: multiprocessing.connection.Connection
+    state: str = "loading"  # loading -> idle <-> busy; dead
+    started: float = field(default_factory=time.monotonic)
+    deadline: float = 0.0
+    info: dict = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class _Ticket:
+    """A query waiting for a worker. Woken (under the pool's lock) with a worker or an error:
+    a thread through its Event, a coroutine through its Future."""
+
+    client: str
+    event: threading.Event | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    future: asyncio.Future | None = None
+    worker: _Worker | None = None
+    error: Exception | None = None
+
+    def wake(self) -> bool:
+        if self.event is not None:
+            self.event.set()
+            return True
+        try:
+            self.loop.call_soon_threadsafe(_resolve, self.future)
+        except RuntimeError:  # its event loop is closed: nobody waits any more
+            return False
+        return True
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class _Undelivered(Exception):
+    """The worker died before it received the query: another one can take it."""
+
+
+class QueryPool:
+    """Worker processes that each hold the graph and answer one query at a time, and a queue
+    in front of them.
+
+    Workers are started with "spawn", which imports the main module again in each of them: a
+    program that creates a pool keeps its start-up under `if __name__ == "__main__":` (console
+    scripts, uvicorn and pytest do). Workers read the graph files when they start, so a worker
+    replaced after a rebuild of the site sees the new dumps; restart to reload all of them.
+
+    One thread per pool watches the workers (loading, dying) and hands free workers to waiting
+    queries; the exchange with a worker runs in a thread of the pool's own executor (as many as
+    workers), so queries waiting in the queue hold no thread at all."""
+
+    def __init__(
+        self,
+        source: str | Path | Sequence[str | Path],
+        limits: QueryLimits | None = None,
+        *,
+        start_method: str = "spawn",
+    ):
+        if start_method not in ("spawn", "forkserver"):
+            raise ValueError("start_method must be 'spawn' or 'forkserver' (never 'fork')")
+        self.limits = limits or QueryLimits()
+        self.paths = _source_paths(source)
+        self._ctx = multiprocessing.get_context(start_method)
+        self._cond = threading.Condition()
+        self._workers: list[_Worker] = []
+        self._dying: list = []  # killed processes, reaped later so no request waits on them
+        self._queues: OrderedDict[str, deque[_Ticket]] = OrderedDict()  # by client, round-robin
+        self._queued = 0
+        self._closed = False
+        self._load_error: str | None = None
+        self._load_seconds = 1.0  # estimate for Retry-After while loading
+        self._service_seconds = 0.05  # moving average of a query's time in a worker
+        self._started = False  # some worker has loaded the graph: start-up is over
+        self.replaced = 0  # workers replaced after a timeout or crash
+        self.refused_busy = 0  # queries refused because the queue was full or the wait too long
+        self._executor = ThreadPoolExecutor(max_workers=self.limits.workers,
+                                            thread_name_prefix="kgpub-sparql")
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        # If the pool is dropped without close(), its workers still go.
+        self._finalizer = weakref.finalize(self, _shutdown, self._workers, self._dying,
+                                           self._executor, (self._wake_r, self._wake_w))
+        for _ in range(self.limits.workers):
+            self._workers.append(self._spawn())
+        self._watcher = threading.Thread(target=_watch, args=(weakref.ref(self), self._wake_r),
+                                         name="kgpub-sparql-watch", daemon=True)
+        self._watcher.start()
+
+    # ---- public API ----------------------------------------------------------------------------
+
+    def run(
+        self,
+        query: str,
+        result_format: str | Mapping | None = None,
+        default_graph_uris: Iterable[str] = (),
+        named_graph_uris: Iterable[str] = (),
+        *,
+        client: str | None = None,
+        base_iri: str | None = None,
+    ) -> QueryResult:
+        """Answer a query in the requested format (media type or short name; or, as the HTTP
+        layer does, a mapping from each query form to a format, "html", or {"error": message}
+        for a 406). Thread-safe; the body is read into memory. Raises QueryRefused,
+        QueryTimeout or PoolBusy. base_iri: what relative IRIs in the query resolve against
+        (the protocol: the endpoint's URL)."""
+        request = self._request(query, result_format, default_graph_uris, named_graph_uris,
+                                base_iri)
+        for _ in range(3):
+            worker = self._acquire(client)
+            try:
+                result = self._serve(worker, request)
+            except _Undelivered:
+                continue
+            result.body  # noqa: B018  (into memory, spool closed)
+            return result
+        raise QueryRefused(503, "The query workers keep failing; try again later.", 5)
+
+    async def arun(
+        self,
+        query: str,
+        result_format: str | Mapping | None = None,
+        default_graph_uris: Iterable[str] = (),
+        named_graph_uris: Iterable[str] = (),
+        *,
+        client: str | None = None,
+        base_iri: str | None = None,
+    ) -> QueryResult:
+        """run() for an event loop: waiting in the queue costs no thread, the exchange with the
+        worker runs in the pool's executor. The body stays spooled: stream it with
+        result.chunks() (or read result.body), then result.close()."""
+        request = self._request(query, result_format, default_graph_uris, named_graph_uris,
+                                base_iri)
+        loop = asyncio.get_running_loop()
+        for _ in range(3):
+            worker = await self._acquire_async(client, loop)
+            try:
+                future = loop.run_in_executor(self._executor, self._serve, worker, request)
+            except RuntimeError:  # the executor is shut down: close() came meanwhile
+                raise QueryRefused(503, "The SPARQL engine is shut down.") from None
+            try:
+                return await future
+            except _Undelivered:
+                continue
+        raise QueryRefused(503, "The query workers keep failing; try again later.", 5)
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until every worker has loaded the graph: True, or False if timeout passed first.
+        QueryRefused(503) if no worker could load it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while True:
+                self._refresh()
+                if self._closed:
+                    raise QueryRefused(503, "The SPARQL engine is shut down.")
+                if not any(w.state == "loading" for w in self._workers):
+                    self._raise_if_unavailable()
+                    return True
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(min(remaining or 0.1, 0.1))
+
+    def status(self) -> dict:
+        """What each worker is doing and how long the queue is, for logs and health checks."""
+        with self._cond:
+            self._refresh()
+            workers = [
+                {"pid": w.process.pid, "state": w.state, **w.info, "rss_bytes": _rss(w.process.pid)}
+                for w in self._workers
+            ]
+            return {"workers": workers, "replaced": self.replaced, "load_error": self._load_error,
+                    "queued": self._queued, "queued_clients": len(self._queues),
+                    "refused_busy": self.refused_busy,
+                    "service_seconds": round(self._service_seconds, 4)}
+
+    def close(self) -> None:
+        """Stop the workers: idle ones are told to exit, the others are killed; queries waiting
+        in the queue are refused (503)."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            workers = list(self._workers)
+            self._fail_queued(QueryRefused(503, "The SPARQL engine is shut down."))
+            self._cond.notify_all()
+        self._wake()
+        for w in workers:
+            if w.state == "idle":
+                with contextlib.suppress(OSError, ValueError):
+                    _send(w.conn, {"kind": "exit"})
+        deadline = time.monotonic() + 1.0
+        for w in workers:
+            if w.state == "idle":
+                w.process.join(max(0.0, deadline - time.monotonic()))
+            _kill(w.process)
+            if w.state != "busy":  # a busy worker's connection belongs to the thread running it
+                w.conn.close()
+        self._watcher.join(2.0)
+        self._finalizer()  # and the killed ones still exiting, the executor, the wake pipe
+
+    def __enter__(self) -> QueryPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- one query -----------------------------------------------------------------------------
+
+    def _request(self, query, result_format, default_graph_uris, named_graph_uris,
+                 base_iri: str | None = None) -> dict:
+        """What a worker needs: cheap checks only here (size, encoding), the rest is its job."""
+        limits = self.limits
+        check_text(query, limits.max_query_bytes)
+        return {
+            "kind": "query",
+            "query": query,
+            "format": _format_plan(result_format),
+            "default_graphs": _graph_iris(default_graph_uris, "default-graph-uri"),
+            "named_graphs": _graph_iris(named_graph_uris, "named-graph-uri"),
+            "base_iri": _graph_iris([base_iri], "base IRI")[0] if base_iri else None,
+            "max_rows": limits.max_rows,
+            "max_bytes": limits.max_result_bytes,
+            "max_query_bytes": limits.max_query_bytes,
+            "timeout": limits.timeout,
+            "check": True,
+        }
+
+    def _serve(self, worker: _Worker, request: dict) -> QueryResult:
+        """Exchange with an acquired worker (releasing it) and make the QueryResult."""
+        started = time.monotonic()
+        head, spool, size = self._exchange(worker, request)
+        if head["kind"] == "refused":
+            if spool is not None:
+                spool.close()
+            if head["status"] == 406:
+                raise FormatNotAvailable(head["message"])
+            raise QueryRefused(head["status"], head["message"])
+        name = head["format"]
+        view = None
+        if name == "html":
+            media_type = "text/html"
+            if spool is not None:
+                spool.seek(0)
+                view = json.loads(spool.read())
+                spool.close()
+            spool, size = None, 0
+        else:
+            media_type = _FORMATS_BY_NAME[name].media_type
+        if spool is not None:
+            spool.seek(0)
+        return QueryResult(media_type, None, head["truncated"], head["rows"],
+                           time.monotonic() - started, spool=spool, size=size, form=head["form"],
+                           format=name, truncated_reason=head.get("reason"), view=view)
+
+    def _exchange(self, w: _Worker, request: dict) -> tuple[dict, object, int]:
+        """Send the query, spool the chunks of the answer until its last message, all before
+        the deadline (else the worker is killed). Returns (last message, spool or None, size)."""
+        timeout = request["timeout"]
+        started = time.monotonic()
+        deadline = started + timeout
+        w.deadline = deadline
+        try:
+            _send(w.conn, request)
+        except (OSError, ValueError):
+            self._discard(w)
+            raise _Undelivered() from None
+        spool, size = None, 0
+        most = request.get("max_bytes", self.limits.max_result_bytes) + 8 * MiB
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                ready = remaining > 0 and multiprocessing.connection.wait(
+                    [w.conn, w.process.sentinel], remaining)
+                if not ready:
+                    self._discard(w)
+                    raise QueryTimeout(timeout, self._retry_after_replacement())
+                try:
+                    head, body = _recv(w.conn)
+                except (EOFError, OSError, ValueError):
+                    raise self._crashed(w, timeout) from None
+                if head.get("kind") != "chunk":
+                    break
+                size += len(body)
+                if size > most:  # a worker never sends this much: treat it as broken
+                    self._discard(w)
+                    raise QueryRefused(500, "The query worker sent more than the result limit.")
+                if spool is None:
+                    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES,
+                                                          prefix="kgpub-sparql-")
+                spool.write(body)
+        except BaseException:
+            if spool is not None:
+                spool.close()
+            raise
+        with self._cond:
+            self._service_seconds += 0.2 * (time.monotonic() - started - self._service_seconds)
+            if w.state == "busy":
+                w.state = "idle"
+                self._dispatch()
+                self._cond.notify_all()
+        return head, spool, size
+
+    def _crashed(self, w: _Worker, timeout: float) -> QueryError:
+        reason = _exit_reason(w.process, "during the query")
+        self._discard(w)
+        if self._closed:
+            return QueryRefused(503, "The SPARQL engine shut down during the query.", 5)
+        retry = self._retry_after_replacement()
+        if w.process.exitcode == -signal.SIGALRM:  # its own backstop timer: a timeout
+            return QueryTimeout(timeout, retry)
+        return WorkerCrashed(
+            f"The query worker was stopped {reason} (killed, or out of memory: a worker may "
+            f"use {self.limits.memory_mb} MB); it has been replaced. Retry in {retry} s; if "
+            "the same query fails again, it needs more memory than a worker may use.",
+            retry,
+        )
+
+    def _retry_after_replacement(self) -> int:
+        return max(1, math.ceil(self._load_seconds))
+
+    # ---- the queue -----------------------------------------------------------------------------
+
+    def _acquire(self, client: str | None = None) -> _Worker:
+        """A worker for this thread, waiting in the queue if need be."""
+        with self._cond:
+            got = self._take(client, lambda key: _Ticket(key, event=threading.Event()))
+            if isinstance(got, _Worker):
+                return got
+            wait = self._wait_limit()
+        got.event.wait(wait)
+        with self._cond:
+            return self._settle(got, wait)
+
+    async def _acquire_async(self, client: str | None, loop) -> _Worker:
+        with self._cond:
+            got = self._take(client, lambda key: _Ticket(key, loop=loop,
+                                                         future=loop.create_future()))
+            if isinstance(got, _Worker):
+                return got
+            wait = self._wait_limit()
+        try:
+            await asyncio.wait_for(got.future, wait)
+        except TimeoutError:
+            pass
+        except asyncio.CancelledError:
+            with self._cond:
+                self._unqueue(got)
+                if got.worker is not None and got.worker.state == "busy":
+                    got.worker.state = "idle"
+                    self._dispatch()
+            raise
+        with self._cond:
+            return self._settle(got, wait)
+
+    def _wait_limit(self) -> float:
+        # Queries that come during start-up wait for the first load (at most their time limit).
+        wait = self.limits.max_queue_wait
+        return wait if self._started else max(wait, self.limits.timeout)
+
+    def _take(self, client: str | None, make_ticket) -> _Worker | _Ticket:
+        """Under the lock: a free worker at once (when nobody is waiting), or a ticket in the
+        queue, or PoolBusy (queue full, or no waiting allowed)."""
+        if self._closed:
+            raise QueryRefused(503, "The SPARQL engine is shut down.")
+        self._refresh()
+        self._raise_if_unavailable()
+        if not self._queued:
+            for w in self._workers:
+                if w.state == "idle":
+                    w.state = "busy"
+                    return w
+        capacity = self.limits.max_queue if self._started else max(self.limits.max_queue, 16)
+        if self._wait_limit() <= 0 or capacity <= 0:
+            self.refused_busy += 1
+            raise self._busy()
+        key = client or ""
+        if self._queued >= capacity:
+            self._make_room(key, capacity)
+        ticket = make_ticket(key)
+        self._queues.setdefault(key, deque()).append(ticket)
+        self._queued += 1
+        self._dispatch()
+        return ticket
+
+    def _make_room(self, key: str, capacity: int) -> None:
+        """The queue is full. If another client holds clearly more of it than this one, its
+        newest query gives up its place (503); otherwise this query is refused."""
+        mine = len(self._queues.get(key, ()))
+        victim = max(self._queues, key=lambda c: len(self._queues[c]))
+        retry = self._retry_after_queue()
+        if len(self._queues[victim]) > mine + 1:
+            dropped = self._queues[victim].pop()
+            self._queued -= 1
+            dropped.error = PoolBusy(retry, f"The query queue is full ({capacity} queries) and "
+                                     "this client holds most of it; retry in "
+                                     f"{retry} s.")
+            dropped.wake()
+            self.refused_busy += 1
+            return
+        self.refused_busy += 1
+        raise PoolBusy(retry, f"All query workers are busy and the queue is full ({capacity} "
+                              f"queries waiting); retry in {retry} s.")
+
+    def _settle(self, ticket: _Ticket, waited: float) -> _Worker:
+        """Under the lock, after waiting: the worker the ticket was given, or its error, or
+        PoolBusy when its wait ran out."""
+        if ticket.worker is not None:
+            return ticket.worker
+        if ticket.error is not None:
+            raise ticket.error
+        self._unqueue(ticket)
+        self.refused_busy += 1
+        if not self._started:
+            raise self._busy()
+        retry = self._retry_after_queue()
+        raise PoolBusy(retry, f"All query workers stayed busy for {waited:g} s "
+                              f"({self._queued} queries waiting); retry in {retry} s.")
+
+    def _unqueue(self, ticket: _Ticket) -> None:
+        queue = self._queues.get(ticket.client)
+        if queue is not None and ticket in queue:
+            queue.remove(ticket)
+            self._queued -= 1
+            if not queue:
+                del self._queues[ticket.client]
+
+    def _dispatch(self) -> None:
+        """Under the lock: hand idle workers to waiting queries, one client after another."""
+        while self._queued:
+            worker = next((w for w in self._workers if w.state == "idle"), None)
+            if worker is None:
+                return
+            client, queue = next(iter(self._queues.items()))
+            ticket = queue.popleft()
+            self._queued -= 1
+            if queue:
+                self._queues.move_to_end(client)  # round-robin: the next client's turn
+            else:
+                del self._queues[client]
+            worker.state = "busy"
+            ticket.worker = worker
+            if not ticket.wake():
+                worker.state = "idle"
+                ticket.worker = None
+
+    def _fail_queued(self, error: Exception) -> None:
+        for queue in self._queues.values():
+            for ticket in queue:
+                ticket.error = error
+                ticket.wake()
+        self._queues.clear()
+        self._queued = 0
+
+    def _retry_after_queue(self) -> int:
+        per_worker = (self._queued + 1) / max(1, len(self._workers))
+        return max(1, min(120, math.ceil(per_worker * self._service_seconds)))
+
+    def _busy(self) -> PoolBusy:
+        now = time.monotonic()
+        busy = [w.deadline - now for w in self._workers if w.state == "busy"]
+        loading = [self._load_seconds - (now - w.started) for w in self._workers
+                   if w.state == "loading"]
+        if busy:
+            return PoolBusy(max(1, math.ceil(min(busy + loading))))
+        return PoolBusy(
+            max(1, math.ceil(min(loading, default=1.0))),
+            "The SPARQL engine is still loading the graph; retry shortly.",
+        )
+
+    def _raise_if_unavailable(self) -> None:
+        if not any(w.state in ("loading", "idle", "busy") for w in self._workers):
+            raise QueryRefused(
+                503, f"The SPARQL engine could not load the graph: {self._load_error}"
+            )
+
+    # ---- workers -------------------------------------------------------------------------------
+
+    def _spawn(self) -> _Worker:
+        parent, child = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(
+            target=_worker_main,
+            args=(child, [str(p) for p in self.paths], self.limits.memory_mb),
+            name="kgpub-sparql",
+            daemon=True,
+        )
+        process.start()
+        child.close()  # so the parent sees EOF when the worker dies
+        self._wake()
+        return _Worker(process, parent)
+
+    def _wake(self) -> None:
+        """Make the watcher look at the workers again (a new one to watch, or closing)."""
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+
+    def _refresh(self) -> None:
+        """Take in loading workers that are ready, replace idle ones that died, reap killed
+        ones, hand free workers to waiting queries. Under the lock."""
+        self._dying[:] = [p for p in self._dying if p.is_alive()]  # is_alive() reaps
+        if self._closed:
+            return
+        changed = False
+        for w in list(self._workers):
+            if w.state == "loading" and w.conn.poll(0):
+                try:
+                    head, _ = _recv(w.conn)
+                except (EOFError, OSError, ValueError):
+                    head = {"kind": "failed",
+                            "message": _exit_reason(w.process, "while loading the graph")}
+                if head["kind"] == "ready":
+                    w.state, w.info = "idle", head["info"]
+                    self._started = True
+                    self._load_seconds = head["info"]["load_seconds"]
+                else:  # loading fails the same way again: no replacement
+                    self._load_error = head["message"]
+                    self._bury(w)
+                changed = True
+            elif w.state == "idle" and not w.process.is_alive():
+                self._bury(w)
+                self._workers.append(self._spawn())
+                self.replaced += 1
+                changed = True
+        if changed:
+            if not any(w.state in ("loading", "idle", "busy") for w in self._workers):
+                self._fail_queued(QueryRefused(
+                    503, f"The SPARQL engine could not load the graph: {self._load_error}"))
+            self._dispatch()
+            self._cond.notify_all()
+
+    def _bury(self, w: _Worker) -> None:
+        w.state = "dead"
+        _kill(w.process, wait=False)
+        self._dying.append(w.process)
+        w.conn.close()
+        self._workers.remove(w)
+
+    def _discard(self, w: _Worker) -> None:
+        """Kill a worker (SIGKILL: it may be deep in a query) and start its replacement."""
+        _kill(w.process, wait=False)
+        with self._cond:
+            self._dying.append(w.process)
+            if w in self._workers:
+                self._workers.remove(w)
+                w.state = "dead"
+                if not self._closed:
+                    self._workers.append(self._spawn())
+                    self.replaced += 1
+            self._cond.notify_all()
+        w.conn.close()
+
+
+def _watch(pool_ref, wake_r: int) -> None:
+    """The pool's watcher thread: wakes when a loading worker speaks, a worker dies, or the
+    pool asks (a new worker, closing); holds no reference to the pool while it waits."""
+    while True:
+        pool = pool_ref()
+        if pool is None:
+            return
+        with pool._cond:
+            if pool._closed:
+                return
+            pool._refresh()
+            handles = [wake_r]
+            for w in pool._workers:
+                if w.state == "loading":
+                    handles += [w.conn, w.process.sentinel]
+                elif w.state == "idle":
+                    handles.append(w.process.sentinel)
+        del pool
+        try:
+            ready = multiprocessing.connection.wait(handles, 1.0)
+        except (OSError, ValueError):  # a connection closed meanwhile: look again
+            time.sleep(0.01)
+            continue
+        if wake_r in ready:
+            with contextlib.suppress(OSError):
+                os.read(wake_r, 4096)
+
+
+def _format_plan(result_format) -> dict:
+    """The format to use for each query form, decided by the worker once it knows the form:
+    {"requested": name or media type or None}, "html", or {"error": message} (406)."""
+    if result_format is None or isinstance(result_format, str):
+        return {form: {"requested": result_format} for form in QUERY_FORMS}
+    plan = {}
+    for form in QUERY_FORMS:
+        choice = result_format.get(form, result_format.get(
+            "graph" if form in GRAPH_FORMS else "solutions"))
+        if choice == "html":
+            plan[form] = "html"
+        elif isinstance(choice, Mapping) and "error" in choice:
+            plan[form] = {"error": str(choice["error"])}
+        else:
+            plan[form] = {"requested": choice}
+    return plan
+
+
+def _source_paths(source) -> list[Path]:
+    items = [source] if isinstance(source, str | Path) else list(source)
+    if not items:
+        raise ValueError("no graph files to load")
+    paths = [Path(p) for p in items]
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such graph file")
+        _rdf_format(path)
+    return paths
+
+
+def _graph_iris(iris: Iterable[str], param: str) -> list[str]:
+    out = []
+    for iri in iris:
+        try:
+            out.append(ox.NamedNode(iri).value)
+        except (ValueError, TypeError) as exc:
+            raise QueryRefused(400, f"{param}: {iri!r} is not an IRI ({exc})") from None
+    return out
+
+
+def _kill(process, wait: bool = True) -> None:
+    if process.is_alive():
+        with contextlib.suppress(OSError):
+            process.kill()
+    if wait:
+        process.join(2.0)
+
+
+def _shutdown(workers: list[_Worker], dying: list, executor: ThreadPoolExecutor,
+              fds: tuple[int, ...]) -> None:
+    for w in list(workers):
+        _kill(w.process, wait=False)
+    for process in [w.process for w in list(workers)] + list(dying):
+        process.join(2.0)
+    executor.shutdown(wait=False)
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _exit_reason(process, when: str) -> str:
+    process.join(1.0)
+    code = process.exitcode
+    if code is not None and code < 0:
+        try:
+            return f"{when} (signal {signal.Signals(-code).name})"
+        except ValueError:
+            return f"{when} (signal {-code})"
+    return f"{when} (exit code {code})"
+
+
+def _rss(pid: int | None) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return None
+    return None
