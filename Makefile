@@ -36,6 +36,7 @@ browser-deps:
 # alone afterwards (marker `serial`, tests/conftest.py).
 test: $(STAMP) browser-deps
 	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not serial"
 	$(BIN)/python -m pytest -m serial
 

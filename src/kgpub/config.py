@@ -5,9 +5,10 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
@@ -26,9 +27,9 @@ class Project:
     license: str | None = None
     page_size: int = 20  # entries per listing page
     shard_pages: int = 10_000  # pages per search bundle ([search] shard_pages; kgpub.search)
-    repository: dict = field(default_factory=dict)
+    repository: dict[str, Any] = field(default_factory=dict)
     # Query limits of the SPARQL endpoint ([sparql] in kgpub.toml).
-    sparql: dict = field(default_factory=dict)
+    sparql: dict[str, Any] = field(default_factory=dict)
 
     @property
     def default_language(self) -> str:
@@ -64,7 +65,7 @@ class Project:
 Check = Callable[[object], str | None]  # the value -> what is wrong with it, or None
 
 
-def _text(value) -> str | None:
+def _text(value: object) -> str | None:
     if not isinstance(value, str):
         return "expected a string"
     if any(ord(c) < 0x20 and c not in "\t\n\r" or c in "\ufffe\uffff" for c in value):
@@ -73,15 +74,15 @@ def _text(value) -> str | None:
 
 
 def _int(low: int, high: int) -> Check:
-    def check(value) -> str | None:
+    def check(value: object) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             return f"expected a whole number from {low} to {high}"
         return None
     return check
 
 
-def _http_url(value) -> str | None:
-    if (problem := _text(value)) is not None:
+def _http_url(value: object) -> str | None:
+    if (problem := _text(value)) is not None or not isinstance(value, str):
         return problem
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
@@ -89,14 +90,14 @@ def _http_url(value) -> str | None:
     return None
 
 
-def _base(value) -> str | None:
+def _base(value: object) -> str | None:
     problem = _http_url(value)
-    if problem is None and not value.endswith("/"):
+    if problem is None and isinstance(value, str) and not value.endswith("/"):
         problem = "must end with '/'"
     return problem
 
 
-def _languages(value) -> str | None:
+def _languages(value: object) -> str | None:
     if not isinstance(value, list) or not value or not all(
             isinstance(x, str) and _LANG_TAG.fullmatch(x) for x in value):
         return "expected a non-empty list of language tags, e.g. ['en', 'fr']"
@@ -112,7 +113,7 @@ def _languages(value) -> str | None:
     return None
 
 
-def _emails(value) -> str | None:
+def _emails(value: object) -> str | None:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items or not all(
             isinstance(e, str) and _EMAIL.fullmatch(e) for e in items):
@@ -120,13 +121,13 @@ def _emails(value) -> str | None:
     return None
 
 
-def _repository_id(value) -> str | None:
+def _repository_id(value: object) -> str | None:
     if not isinstance(value, str) or not _REPOSITORY_ID.fullmatch(value):
         return "expected a domain-like name, e.g. 'example.org' (OAI identifiers use it)"
     return None
 
 
-def _datetime(value) -> str | None:
+def _datetime(value: object) -> str | None:
     from datetime import datetime
 
     if not isinstance(value, str):
@@ -138,7 +139,7 @@ def _datetime(value) -> str | None:
     return None
 
 
-def _secret(value) -> str | None:
+def _secret(value: object) -> str | None:
     if not isinstance(value, str) or len(value) < 16:
         return "expected a string of at least 16 characters"
     return None
@@ -176,12 +177,13 @@ SCHEMA: dict[str, dict[str, Check]] = {
 }
 
 
-def _nearest(name: str, known) -> str:
+def _nearest(name: str, known: Iterable[str]) -> str:
+    known = list(known)
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
 
 
-def check_config(cfg: dict, where: str) -> None:
+def check_config(cfg: dict[str, Any], where: str) -> None:
     """Refuse unknown sections and keys (naming the nearest valid one) and values of the wrong
     type or range: once, at load, for every command alike."""
     for section, table in cfg.items():

@@ -43,7 +43,7 @@ INVERSES = {BROADER: NARROWER, NARROWER: BROADER,
 _ORDER = {RDF_TYPE: 0, NARROWER: 1, BROADER: 2, HAS_TOP_CONCEPT: 3, TOP_CONCEPT_OF: 4,
           IN_SCHEME: 5}
 
-Node = ox.NamedNode | ox.BlankNode
+Node = ox.NamedNode | ox.BlankNode | ox.Triple  # a subject (RDF 1.2: also a triple term)
 
 
 def entailments(sources: Sources) -> list[ox.Triple]:
@@ -93,7 +93,8 @@ def derive(ontology: Iterable[ox.Triple], graph: Iterable[ox.Triple]) -> list[ox
             first[s] = len(first)
         p = t.predicate.value
         if p == RDF_TYPE:
-            types[s].add(t.object)
+            if not isinstance(t.object, ox.Literal):  # a literal class is no class
+                types[s].add(t.object)
         elif p in links and isinstance(t.object, ox.NamedNode | ox.BlankNode):
             links[p].add((s, t.object))
 

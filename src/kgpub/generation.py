@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Set
 from pathlib import Path
 
 from .errors import BuildBusy
@@ -229,7 +230,7 @@ def discard(gen: Path) -> None:
     changes_path(gen).unlink(missing_ok=True)
 
 
-def collect(out: Path, keep: set[int] = frozenset()) -> list[str]:
+def collect(out: Path, keep: Set[int] = frozenset()) -> list[str]:
     """Delete the generations of `out` other than the published one and those in `keep`, each
     only when no server holds it (its lock can be taken exclusively), with its lock and its
     record; also a build's leftovers (generations never published, temporary links). Returns
@@ -242,7 +243,8 @@ def collect(out: Path, keep: set[int] = frozenset()) -> list[str]:
     remove(old_path(out))
     if not gens.is_dir():
         return []
-    keep = set(keep) | {current_number(out)}
+    published = current_number(out)
+    keep = set(keep) | ({published} if published is not None else set())
     held = []
     names = sorted(os.listdir(gens), key=lambda n: (number(n) or 0, n))
     for name in names:
@@ -308,7 +310,7 @@ class BuildLock:
     def __enter__(self) -> BuildLock:
         return self.acquire() if self._fd is None else self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.release()
 
 
@@ -325,4 +327,4 @@ def exchange(a: Path, b: Path) -> bool:
         return False
     at_fdcwd = -100
     rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
-    return rc == 0
+    return bool(rc == 0)

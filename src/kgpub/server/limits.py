@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..sparql import QueryLimits
 
 # Bodies of routes that take none (the site answers GET and HEAD) and of OAI-PMH forms.
 DEFAULT_MAX_BODY = 64 * 1024
 
 
-def sparql_body_limit(limits) -> int:
+def sparql_body_limit(limits: QueryLimits) -> int:
     """The largest body /sparql reads: a query of [sparql] max_query_bytes, form-encoded (up to
     three bytes a character) with the other parameters."""
     return 3 * limits.max_query_bytes + DEFAULT_MAX_BODY
@@ -44,11 +47,11 @@ async def read_body(request: Request, limit: int) -> bytes:
 class BodyLimit:
     """ASGI middleware: limit_for(path) is the largest body a route takes."""
 
-    def __init__(self, app, limit_for: Callable[[str], int]):
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
         self.app = app
         self.limit_for = limit_for
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         limit = self.limit_for(scope["path"])
@@ -62,7 +65,7 @@ class BodyLimit:
         received = 0
         started = False
 
-        async def bounded_receive():
+        async def bounded_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
@@ -71,7 +74,7 @@ class BodyLimit:
                     raise BodyTooLarge(limit)
             return message
 
-        async def tracked_send(message):
+        async def tracked_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
@@ -84,7 +87,7 @@ class BodyLimit:
                 await _refuse(send, 413, str(exc))
 
 
-async def _refuse(send, status: int, text: str) -> None:
+async def _refuse(send: Send, status: int, text: str) -> None:
     body = f"{status} {text}\n".encode()
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"text/plain; charset=utf-8"),

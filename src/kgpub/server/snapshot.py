@@ -24,8 +24,9 @@ from pathlib import Path
 from .. import generation
 from ..config import Project
 from ..layout import HOME
+from ..sparql import QueryPool
 from .oai import OaiEndpoint
-from .site import SiteHandler
+from .site import ServerSettings, SiteHandler
 from .sparql import SparqlEndpoint
 from .static import SiteFiles
 
@@ -50,7 +51,8 @@ class Snapshot:
     opened: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def open(cls, project: Project, root: Path, settings, pool=None) -> Snapshot:
+    def open(cls, project: Project, root: Path, settings: ServerSettings,
+             pool: QueryPool | None = None) -> Snapshot:
         """Read a build (blocking: files, tombstones, OAI records). Its query workers start
         with start()."""
         hold = generation.Hold(root)
@@ -85,7 +87,8 @@ class Snapshot:
 class Publication:
     """The current snapshot of a site, switched when a newer build is published."""
 
-    def __init__(self, project: Project, site: Path, settings, pool=None,
+    def __init__(self, project: Project, site: Path, settings: ServerSettings,
+                 pool: QueryPool | None = None,
                  poll: float = POLL_SECONDS):
         self.project = project
         self.site = Path(site)
@@ -96,8 +99,8 @@ class Publication:
             raise FileNotFoundError(f"{site} is not a built site; run kgpub build")
         self._seen, self.current = opened
         self.switches = 0
-        self._watcher: asyncio.Task | None = None
-        self._retiring: set[asyncio.Task] = set()
+        self._watcher: asyncio.Task[None] | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -154,7 +157,8 @@ class Publication:
             task.add_done_callback(self._retiring.discard)
             return True
 
-    def _open_published(self, pool=None) -> tuple[str | None, Snapshot] | None:
+    def _open_published(self, pool: QueryPool | None = None
+                        ) -> tuple[str | None, Snapshot] | None:
         """The published build, held: (link target, snapshot), or None when there is none.
         Holding comes before trusting: a build deletes or reuses only generations nobody
         holds and that are no longer published, so once held, the generation is ours if the

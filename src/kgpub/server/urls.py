@@ -9,6 +9,9 @@ input, so a URL built from a request never turns into a 500."""
 from __future__ import annotations
 
 import re
+from typing import Any
+
+Scope = dict[str, Any]  # an ASGI scope
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = re.compile(
@@ -16,7 +19,7 @@ _HOST = re.compile(
 )
 
 
-def origin(scope: dict) -> str:
+def origin(scope: Scope) -> str:
     """scheme://host[:port] of the request, safe to put in a document."""
     scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
     host = None
@@ -33,6 +36,6 @@ def origin(scope: dict) -> str:
     return f"{scheme}://{host}"
 
 
-def public_url(scope: dict, path: str) -> str:
+def public_url(scope: Scope, path: str) -> str:
     """The absolute URL of one of our own routes (path: a constant like "/oai")."""
     return origin(scope) + path
