@@ -19,7 +19,7 @@ import pyoxigraph as ox
 
 from .config import Project
 from .entail import entailments, merge
-from .layout import RESERVED, entity_path
+from .layout import RESERVED, entity_path, remove_dot_segments
 from .load import Sources
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -369,7 +369,7 @@ def path_problem(iri: str, base: str, languages: tuple[str, ...] = ()) -> PathPr
     segments = path.split("/")
     dots = [s for s in segments if s in (".", "..")]
     if dots:
-        resolved, outside = _remove_dot_segments(segments)
+        resolved, outside = remove_dot_segments(segments)
         if outside:
             where = "outside the site"
         elif resolved == "" or resolved.endswith("/"):
@@ -455,24 +455,3 @@ def _reserved(path: str, languages: tuple[str, ...]) -> PathProblem | None:
 def _reserved_paths(languages: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     reserved = RESERVED + tuple(f"{lang.lower()}/" for lang in languages[1:])
     return reserved, tuple(r.rstrip("/") for r in reserved)
-
-
-def _remove_dot_segments(segments: list[str]) -> tuple[str, bool]:
-    """The path as RFC 3986 resolves it, and whether a '..' climbs out of the base."""
-    out: list[str] = []
-    outside = False
-    for i, segment in enumerate(segments):
-        last = i == len(segments) - 1
-        if segment == "..":
-            if out:
-                out.pop()
-            else:
-                outside = True
-            if last:
-                out.append("")
-        elif segment == ".":
-            if last:
-                out.append("")
-        else:
-            out.append(segment)
-    return "/".join(out), outside

@@ -99,6 +99,29 @@ SPARQL = "sparql"  # served by the server, no file
 OAI = "oai"
 
 
+def remove_dot_segments(segments: list[str], floor: int = 0) -> tuple[str, bool]:
+    """RFC 3986 5.2.4 over a path's segments: the resolved path, and whether a '..' would climb
+    above the first `floor` segments (out of the base for a relative path, floor 0; an absolute
+    path keeps its leading empty segment, floor 1)."""
+    out: list[str] = []
+    outside = False
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == "..":
+            if len(out) > floor:
+                out.pop()
+            else:
+                outside = True
+            if last:
+                out.append("")
+        elif segment == ".":
+            if last:
+                out.append("")
+        else:
+            out.append(segment)
+    return "/".join(out), outside
+
+
 def dump_path(fmt: Format) -> str:
     """The whole graph in a format, gzipped: dumps/dataset.nt.gz..."""
     return f"{DUMPS}/{DUMP_NAME}{fmt.suffix}.gz"

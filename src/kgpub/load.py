@@ -25,6 +25,7 @@ import pyoxigraph as ox
 
 from .config import CONFIG_FILE, Project
 from .errors import LoadError
+from .layout import remove_dot_segments
 
 # File suffix -> parser format. Editors write Turtle; N-Triples is accepted for bulk data.
 SOURCE_FORMATS = {".ttl": ox.RdfFormat.TURTLE, ".nt": ox.RdfFormat.N_TRIPLES}
@@ -436,21 +437,7 @@ def _no_dot_segments(path: str) -> str:
     path, tail = path[:cut], path[cut:]
     if "." not in path:
         return path + tail
-    out: list[str] = []
-    segments = path.split("/")
-    for i, segment in enumerate(segments):
-        last = i == len(segments) - 1
-        if segment == "..":
-            if len(out) > 1:
-                out.pop()
-            if last:
-                out.append("")
-        elif segment == ".":
-            if last:
-                out.append("")
-        else:
-            out.append(segment)
-    return "/".join(out) + tail
+    return remove_dot_segments(path.split("/"), floor=1)[0] + tail
 
 
 def _subject_lines(text: str, prefixes: dict[str, str], base: str
