@@ -166,15 +166,28 @@ def _progress_bar():
 @click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True,
               help="Proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated "
               "addresses, or '*' behind a proxy that always sets them).")
+@click.option("--watch", is_flag=True, default=False,
+              help="Preview for editors: build into --site (default site/), rebuild when data/, "
+              "ontology/, shapes/ or kgpub.toml change, and reload the pages open in a browser; "
+              "problems show in the terminal and on the pages. Not for production.")
 def serve(project_dir: Path, site_dir: Path | None, host: str, port: int, workers: int,
-          get_path: str | None, accept: str | None, forwarded_allow_ips: str) -> None:
+          get_path: str | None, accept: str | None, forwarded_allow_ips: str,
+          watch: bool) -> None:
     """Serve the site with content negotiation, the SPARQL endpoint and the harvesting
     interfaces, on a production ASGI server (uvicorn)."""
     from .layout import HOME
     from .site import build as build_site
 
+    if watch and (get_path is not None or workers != 1):
+        raise click.UsageError("--watch runs one server process: it takes neither --get nor "
+                               "--workers")
     try:
         project = _project(project_dir)
+        if watch:
+            from .server.preview import serve_preview
+
+            sys.exit(serve_preview(project, site_dir, host=host, port=port,
+                                   forwarded_allow_ips=forwarded_allow_ips))
         if site_dir is None:
             site_dir = build_site(project).out
         elif not (site_dir / HOME).is_file():

@@ -150,6 +150,11 @@ BUILD_FACTS = f"{META_DIR}/site.json"
 BUILD_STATE = f"{META_DIR}/build-state.json"  # kgpub.incremental
 META_FILES = (OAI_RECORDS, OAI_SETS, TOMBSTONES, BUILD_FACTS, BUILD_STATE)
 OLD_JOURNAL = ".kgpub-journal.json"  # in staging directories of kgpub before generations
+# Served only by `kgpub serve --watch` (kgpub.server.preview), never written into a site: under
+# the meta folder, which no entity can take and the static files never answer for.
+PREVIEW_EVENTS = f"{META_DIR}/events"  # server-sent events: the published build, the problems
+PREVIEW_SCRIPT = f"{META_DIR}/preview.js"
+PREVIEW_STYLE = f"{META_DIR}/preview.css"
 
 # ---- what entities may not be named ---------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,6 +20,9 @@ from ..sparql import QueryLimits
 from .limits import DEFAULT_MAX_BODY, BodyLimit, sparql_body_limit
 from .site import ServerSettings
 from .snapshot import POLL_SECONDS, Publication
+
+if TYPE_CHECKING:
+    from .preview import Preview
 
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "
@@ -38,11 +42,13 @@ def create_app(
     settings: ServerSettings | None = None,
     query_pool=None,
     poll: float = POLL_SECONDS,
+    preview: Preview | None = None,
 ) -> Starlette:
     """Build the application over the site at site_dir (the link `kgpub build` publishes, or
     a plain built directory). Its current build's SPARQL workers start with the app
     (lifespan), and a newer build published meanwhile is switched to (kgpub.server.snapshot);
-    a query_pool passed in (tests share one) serves the first build."""
+    a query_pool passed in (tests share one) serves the first build. With a preview
+    (`kgpub serve --watch` only), its routes and the middleware adding its script to pages."""
     settings = settings or ServerSettings(sparql=dict(project.sparql))
     limits = QueryLimits.from_config(settings.sparql)
     publication = Publication(project, Path(site_dir), settings, pool=query_pool, poll=poll)
@@ -50,9 +56,13 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app):
         await publication.start()
+        if preview is not None:
+            await preview.start(publication)
         try:
             yield
         finally:
+            if preview is not None:
+                await preview.stop()
             await publication.stop()
 
     def current(request: Request):
@@ -83,10 +93,15 @@ def create_app(
             Route(f"/{SPARQL}", sparql, methods=["GET", "HEAD", "POST", "OPTIONS"]),
             Route(f"/{SPARQL}/", sparql_slash, methods=["GET", "HEAD", "POST", "OPTIONS"]),
             Route(f"/{OAI}", oai, methods=["GET", "HEAD", "POST"]),
+            *(preview.routes() if preview is not None else []),
             Route("/{path:path}", site, methods=["GET", "HEAD"]),
         ],
         lifespan=lifespan,
     )
+    if preview is not None:  # innermost: it reads which build answered (UseSnapshot)
+        from .preview import PreviewPages
+
+        app.add_middleware(PreviewPages, preview=preview)
     # Outermost first: headers on every response, bodies bounded before any route reads.
     app.add_middleware(UseSnapshot, publication=publication)
     app.add_middleware(BodyLimit, limit_for=body_limit)
@@ -172,23 +187,19 @@ def serve_forever(project: Project, site_dir: Path, *, host: str, port: int, wor
 
     import uvicorn
 
-    from .http import BoundedHttpToolsProtocol
-
     os.environ["KGPUB_PROJECT"] = os.path.abspath(project.root)
     # Not resolved: the site is a link that each new build moves to its new generation.
     os.environ["KGPUB_SITE"] = os.path.abspath(site_dir)
-    uvicorn.run(
-        "kgpub.server.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        http=BoundedHttpToolsProtocol,
-        log_level="warning",
-        proxy_headers=True,
-        forwarded_allow_ips=forwarded_allow_ips,
-        server_header=False,
-    )
+    uvicorn.run("kgpub.server.app:app_from_environment", factory=True, host=host, port=port,
+                workers=workers, **uvicorn_options(forwarded_allow_ips))
+
+
+def uvicorn_options(forwarded_allow_ips: str) -> dict:
+    """How kgpub runs uvicorn (`kgpub serve`, and `kgpub serve --watch`: kgpub.server.preview)."""
+    from .http import BoundedHttpToolsProtocol
+
+    return {"http": BoundedHttpToolsProtocol, "log_level": "warning", "proxy_headers": True,
+            "forwarded_allow_ips": forwarded_allow_ips, "server_header": False}
 
 
 def app_from_environment() -> Starlette:
