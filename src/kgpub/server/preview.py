@@ -42,6 +42,9 @@ RETRY_MS = 1000  # how soon a browser reconnects a dropped stream
 # uncompressed file into which the script can go (and nothing is answered from a stale cache).
 NOT_FOR_PREVIEW = {b"accept-encoding", b"range", b"if-range", b"if-none-match",
                    b"if-modified-since"}
+# Each new build starts query workers that load its dump, and the switch waits for them (so no
+# query is refused): one worker, not [sparql] workers, keeps an editor's wait short.
+PREVIEW_QUERY_WORKERS = 1
 MAX_PAGE_BYTES = 16 << 20  # an HTML page larger than this is served as it is, without the script
 
 BANNER_ID = "kgpub-preview"
@@ -123,6 +126,7 @@ class Preview:
     async def start(self, publication: Publication) -> None:
         self.publication = publication
         self._tasks = [asyncio.create_task(self._watch()), asyncio.create_task(self._rebuild())]
+        await self.builder.start()
 
     async def stop(self) -> None:
         self._stop.set()
@@ -147,16 +151,21 @@ class Preview:
     async def publish(self, outcome: Outcome) -> None:
         """Take a build's outcome: switch to the new build at once when it was published,
         tell the terminal and the open pages."""
-        self.outcome = outcome
-        self.builds += 1
+        switched = ""
         if outcome.ok and self.publication is not None:
+            started = time.monotonic()
             with contextlib.suppress(KgpubError):  # it just built with it: cannot fail but in a race
                 self.publication.project = load_project(self.root)  # a new base, a new title...
             try:
-                await self.publication.refresh()
+                if await self.publication.refresh():
+                    switched = (f" Serving build {self.build()} (switched in "
+                                f"{time.monotonic() - started:.1f} s); the open pages reload.")
             except Exception as exc:  # noqa: BLE001 - the old build stays in service
                 say(f"error: could not switch to the new build: {exc}")
-        say(outcome.report() + (" The open pages reload." if outcome.ok else ""))
+        # Only now: a page must not see the banner go before the new build is in service.
+        self.outcome = outcome
+        self.builds += 1
+        say(outcome.report() + switched)
         for warning in outcome.warnings:
             say(f"warning: {warning}")
         changed, self._changed = self._changed, asyncio.Event()
@@ -339,6 +348,7 @@ def serve_preview(project: Project, site_dir: Path | None, *, host: str, port: i
     import uvicorn
 
     from .app import create_app, uvicorn_options
+    from .site import ServerSettings
 
     site = output_dir(project.root, site_dir)
     say(f"Building {site} ...")
@@ -350,7 +360,8 @@ def serve_preview(project: Project, site_dir: Path | None, *, host: str, port: i
             "again.")
         return first.exit_code or EXIT_INVALID
     preview = Preview(project, site, first)
-    app = create_app(project, site, preview=preview)
+    settings = ServerSettings(sparql={**project.sparql, "workers": PREVIEW_QUERY_WORKERS})
+    app = create_app(project, site, settings=settings, preview=preview)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port,
                                            **uvicorn_options(forwarded_allow_ips)))
     preview.stopping = lambda: bool(server.should_exit)

@@ -168,6 +168,10 @@ class Builder:
                                   time.monotonic() - started)
         return Outcome.from_json(answer)
 
+    async def start(self) -> None:
+        """Start the builder ahead of the first change, so that it finds the imports done."""
+        await self._process()
+
     async def _process(self) -> asyncio.subprocess.Process:
         if self._proc is None or self._proc.returncode is not None:
             self._proc = await asyncio.create_subprocess_exec(
@@ -240,6 +244,8 @@ def main(argv: list[str]) -> int:
     """The builder process: one build per line read, one JSON answer line per build, until its
     input ends. The answers go to the original stdout; anything a build prints goes to stderr,
     so it cannot garble them."""
+    from .. import site as preloaded  # noqa: F401 - imported once, before the first change
+
     project_dir, site = Path(argv[0]), Path(argv[1])
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
