@@ -51,6 +51,8 @@ SERVER = {
     "test_browse_flows.py",  # tests/browser: their pages come from `kgpub serve`
     "test_browser_harness.py",
     "test_browser_pages.py",
+    "test_live_preview.py",  # tests/browser: `kgpub serve --watch`
+    "test_preview.py::test_watch_rebuilds_publishes_and_keeps_the_last_good_build",
 }
 
 # slow: tests that take over ~2 s on two cores (pytest --durations), fixtures included where a
@@ -70,6 +72,9 @@ SLOW = {
     "test_generate.py::test_cli_build_writes_a_page_per_entry",
     "test_oai_arguments.py::test_random_fuzz_through_the_app",
     "test_query_cli.py",
+    "test_preview.py::test_rebuild_refuses_bad_data_with_file_line_and_keeps_the_build",
+    "test_preview.py::test_builder_process_is_started_again_after_it_died",
+    "test_preview.py::test_watch_rebuilds_publishes_and_keeps_the_last_good_build",
     "test_query_engine.py::test_timeout_kills_the_query_while_others_are_served",
     "test_query_engine.py::test_busy_pool_refuses_at_once_or_waits_when_allowed",
     "test_query_engine.py::test_a_worker_ends_itself_if_nobody_kills_it",

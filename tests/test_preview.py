@@ -15,7 +15,6 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from kgpub.config import load_project
 from kgpub.layout import PREVIEW_EVENTS, PREVIEW_SCRIPT
 from kgpub.server.app import create_app
 from kgpub.server.preview import MAX_STREAMS, Preview, banner
@@ -80,10 +79,8 @@ def test_rebuild_refuses_bad_data_with_file_line_and_keeps_the_build(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def project_site(tmp_path_factory):
-    root = copy_project(tmp_path_factory.mktemp("preview") / "p")
-    assert rebuild(root, root / "site").ok
-    return load_project(root), root / "site"
+def project_site(bundled_project, built_site):
+    return bundled_project, built_site  # the session's build (tests/conftest.py): only read
 
 
 def test_production_app_has_no_preview_route_and_adds_nothing(project_site):

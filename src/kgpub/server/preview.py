@@ -22,10 +22,13 @@ import html
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import generation
 from ..config import Project, load_project
@@ -199,12 +202,10 @@ class Preview:
                   f'data-events="/{PREVIEW_EVENTS}"></script>').encode("utf-8")
 
 
-def _asset(text: str, media_type: str):
-    from starlette.responses import Response
-
+def _asset(text: str, media_type: str) -> Callable[[Request], Awaitable[Response]]:
     body = text.encode("utf-8")
 
-    async def endpoint(request):
+    async def endpoint(request: Request) -> Response:
         return Response(body, media_type=media_type, headers={"Cache-Control": "no-store"})
 
     return endpoint
@@ -217,14 +218,13 @@ class EventStream:
     def __init__(self, preview: Preview):
         self.preview = preview
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         preview = self.preview
         if preview.streams >= MAX_STREAMS:
-            from starlette.responses import PlainTextResponse
-
             response = PlainTextResponse(f"Too many preview streams (at most {MAX_STREAMS}).",
                                          status_code=503, headers={"Retry-After": "5"})
-            return await response(scope, receive, send)
+            await response(scope, receive, send)
+            return
         preview.streams += 1
         gone = asyncio.create_task(_disconnect(receive))
         try:
@@ -239,7 +239,7 @@ class EventStream:
             gone.cancel()
             preview.streams -= 1
 
-    async def _events(self, send, gone: asyncio.Task[None]) -> None:
+    async def _events(self, send: Send, gone: asyncio.Task[None]) -> None:
         preview = self.preview
         await send({"type": "http.response.body", "body": f"retry: {RETRY_MS}\n\n".encode(),
                     "more_body": True})
@@ -262,7 +262,7 @@ class EventStream:
             waiter.cancel()
 
 
-async def _disconnect(receive) -> None:
+async def _disconnect(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
 
@@ -272,20 +272,21 @@ class PreviewPages:
     (responses only: the files stay as built). Pages are answered whole, uncompressed and
     uncached (see NOT_FOR_PREVIEW), so an edit is never hidden by a browser's cache."""
 
-    def __init__(self, app, preview: Preview):
+    def __init__(self, app: ASGIApp, preview: Preview):
         self.app = app
         self.preview = preview
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not _is_page_path(scope["path"]):
-            return await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
         scope = {**scope, "headers": [(k, v) for k, v in scope["headers"]
                                       if k not in NOT_FOR_PREVIEW]}
-        start: dict | None = None
+        start: Message | None = None
         chunks: list[bytes] = []
         size = 0
 
-        async def add_preview(message) -> None:
+        async def add_preview(message: Message) -> None:
             nonlocal start, size
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", [])
@@ -298,9 +299,11 @@ class PreviewPages:
                     else:
                         start = message
                         return
-                return await send(message)
+                await send(message)
+                return
             if start is None or message["type"] != "http.response.body":
-                return await send(message)
+                await send(message)
+                return
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > MAX_PAGE_BYTES:  # too large to hold: the rest as it comes
@@ -328,7 +331,7 @@ def _is_page_path(path: str) -> bool:
     return first not in (SPARQL, OAI, META_DIR)
 
 
-def _is_html(headers) -> bool:
+def _is_html(headers: Iterable[tuple[bytes, bytes]]) -> bool:
     ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
     return bool(ctype.startswith(b"text/html"))
 

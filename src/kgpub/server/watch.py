@@ -21,9 +21,10 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import EXIT_USAGE, InvalidData, KgpubError, LoadError
 
@@ -215,7 +216,8 @@ async def changes(project_dir: Path, stop: asyncio.Event | None = None
     def is_config(_change: object, path: str) -> bool:
         return Path(path).name == CONFIG
 
-    async def pump(paths: list[Path], recursive: bool, keep) -> None:
+    async def pump(paths: list[Path], recursive: bool,
+                   keep: Callable[[Any, str], bool]) -> None:
         async for batch in awatch(*paths, watch_filter=keep, recursive=recursive,
                                   step=QUIET_MS, debounce=GROUP_MS, stop_event=stop):
             await queue.put({os.path.relpath(p, root) for _, p in batch if _shown(p)})
