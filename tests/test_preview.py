@@ -278,3 +278,29 @@ def _builders_of(root: Path) -> list[int]:
         if b"kgpub.server.watch" in args and str(root).encode() in args:
             found.append(int(proc.name))
     return found
+
+
+def test_watch_is_one_server_process(tmp_path):
+    from click.testing import CliRunner
+
+    from kgpub.cli import main
+
+    for extra in (["--workers", "2"], ["--get", "/"]):
+        result = CliRunner().invoke(main, ["serve", "--watch", "--project", str(tmp_path), *extra])
+        assert result.exit_code == 2
+        assert "--watch runs one server process" in result.output
+
+
+def test_no_first_build_no_server(tmp_path):
+    """Broken data and no earlier build: the problems, and an exit code, not a server."""
+    import subprocess
+    import sys
+
+    root = copy_project(tmp_path / "p")
+    edit_file(root / ENTRY_FILE, f'"{TITLE}"@en ;\n',
+              f'"{TITLE}"@en ;\n    dcterms:date "{SCRIPT_VALUE}"^^xsd:gYear ;\n')
+    done = subprocess.run([sys.executable, "-m", "kgpub.cli", "serve", "--watch", "--project",
+                           str(root), "--port", "9"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert f"{ENTRY_FILE}:{BAD_DATE_LINENO}: " in done.stderr
+    assert "no good build to serve" in done.stderr

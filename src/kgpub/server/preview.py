@@ -35,7 +35,7 @@ from ..config import Project, load_project
 from ..errors import EXIT_INVALID, KgpubError
 from ..layout import HOME, META_DIR, OAI, PREVIEW_EVENTS, PREVIEW_SCRIPT, PREVIEW_STYLE, SPARQL
 from .snapshot import Publication
-from .watch import Builder, Outcome, changes, output_dir, rebuild
+from .watch import Builder, Outcome, build_once, changes, output_dir
 
 MAX_STREAMS = 32  # event streams open at once (each an open connection); more get 503
 WAKE_SECONDS = 0.5  # how often a stream looks at the published build and the server's state
@@ -154,17 +154,18 @@ class Preview:
     async def publish(self, outcome: Outcome) -> None:
         """Take a build's outcome: switch to the new build at once when it was published,
         tell the terminal and the open pages."""
-        switched = ""
+        switched, before = "", self.build()
         if outcome.ok and self.publication is not None:
             started = time.monotonic()
             with contextlib.suppress(KgpubError):  # it just built with it: cannot fail but in a race
                 self.publication.project = load_project(self.root)  # a new base, a new title...
             try:
-                if await self.publication.refresh():
-                    switched = (f" Serving build {self.build()} (switched in "
-                                f"{time.monotonic() - started:.1f} s); the open pages reload.")
+                await self.publication.refresh()
             except Exception as exc:  # noqa: BLE001 - the old build stays in service
                 say(f"error: could not switch to the new build: {exc}")
+            if self.build() != before:  # switched here, or by the publication's own poll
+                switched = (f" Serving build {self.build()} (switched in "
+                            f"{time.monotonic() - started:.1f} s); the open pages reload.")
         # Only now: a page must not see the banner go before the new build is in service.
         self.outcome = outcome
         self.builds += 1
@@ -355,7 +356,7 @@ def serve_preview(project: Project, site_dir: Path | None, *, host: str, port: i
 
     site = output_dir(project.root, site_dir)
     say(f"Building {site} ...")
-    first = rebuild(project.root, site)
+    first = build_once(project.root, site)
     say(first.report())
     published = generation.current(site)
     if published is None or not (published / HOME).is_file():

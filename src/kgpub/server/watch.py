@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import os
+import subprocess
 import sys
 import time
 import traceback
@@ -141,6 +142,18 @@ def rebuild(project_dir: Path, site: Path) -> Outcome:
 
 def _with_value(message: str, value: str | None) -> str:
     return message if value is None or value in message else f"{message} (value: {value})"
+
+
+def build_once(project_dir: Path, site: Path) -> Outcome:
+    """One build in a builder process, waited for (the preview's first build: the server that
+    starts afterwards does not keep the build's memory)."""
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "kgpub.server.watch", str(project_dir),
+                           str(site)], input=b"build\n", stdout=subprocess.PIPE, check=False)
+    if done.returncode != 0 or not done.stdout.strip():
+        return Outcome.failed([Issue("", f"the build process stopped (exit code "
+                                         f"{done.returncode})")], time.monotonic() - started)
+    return Outcome.from_json(done.stdout)
 
 
 class Builder:
