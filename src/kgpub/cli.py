@@ -166,8 +166,15 @@ def _progress_bar():
 @click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True,
               help="Proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated "
               "addresses, or '*' behind a proxy that always sets them).")
+@click.option("--store", default=None, metavar="QUERY_URL",
+              help="Answer /sparql with this SPARQL 1.1 store (after the same checks and "
+              "limits) instead of the embedded engine  [default: [sparql] store].")
+@click.option("--app-only", is_flag=True, default=False,
+              help="Serve /sparql and /oai only, not the site's files (replicas behind a web "
+              "server).")
 def serve(project_dir: Path, site_dir: Path | None, host: str, port: int, workers: int,
-          get_path: str | None, accept: str | None, forwarded_allow_ips: str) -> None:
+          get_path: str | None, accept: str | None, forwarded_allow_ips: str,
+          store: str | None, app_only: bool) -> None:
     """Serve the site with content negotiation, the SPARQL endpoint and the harvesting
     interfaces, on a production ASGI server (uvicorn)."""
     from .layout import HOME
@@ -175,6 +182,8 @@ def serve(project_dir: Path, site_dir: Path | None, host: str, port: int, worker
 
     try:
         project = _project(project_dir)
+        if store:
+            project = _with_store(project, store)
         if site_dir is None:
             site_dir = build_site(project).out
         elif not (site_dir / HOME).is_file():
@@ -189,9 +198,54 @@ def serve(project_dir: Path, site_dir: Path | None, host: str, port: int, worker
         sys.exit(_get_once(project, site_dir, get_path, accept))
     from .server.app import serve_forever
 
-    click.echo(f"Serving {site_dir} at http://{host}:{port}/ (SPARQL at /sparql; Ctrl-C stops)")
+    what = "/sparql and /oai of " if app_only else ""
+    via = f", SPARQL by {project.store}" if project.store else ""
+    click.echo(f"Serving {what}{site_dir} at http://{host}:{port}/ (SPARQL at /sparql{via}; "
+               "Ctrl-C stops)")
     serve_forever(project, site_dir, host=host, port=port, workers=workers,
-                  forwarded_allow_ips=forwarded_allow_ips)
+                  forwarded_allow_ips=forwarded_allow_ips, app_only=app_only)
+
+
+def _with_store(project: Project, store: str) -> Project:
+    import dataclasses
+
+    from .config import SCHEMA
+    from .errors import ConfigError
+
+    problem = SCHEMA["sparql"]["store"](store)
+    if problem:
+        raise ConfigError(f"--store {store!r}: {problem}")
+    return dataclasses.replace(project, store=store)
+
+
+@main.command()
+@click.option("--site", "site_dir", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="The build to publish (the directory kgpub build wrote).")
+@click.option("--store", required=True, metavar="QUERY_URL",
+              help="The store's SPARQL 1.1 query endpoint.")
+@click.option("--graph-store", required=True, metavar="GSP_URL",
+              help="The store's SPARQL 1.1 Graph Store HTTP Protocol endpoint.")
+def publish(site_dir: Path, store: str, graph_store: str) -> None:
+    """Load a build's graph into a SPARQL 1.1 store as a new named graph, then switch the
+    store to it atomically (kgpub serve --store reads the switch); older build graphs but the
+    previous one are deleted."""
+    from .config import SCHEMA
+    from .publish import publish as publish_build
+
+    try:
+        for option, url in (("--store", store), ("--graph-store", graph_store)):
+            if problem := SCHEMA["sparql"]["store"](url):
+                raise KgpubError(f"{option} {url!r}: {problem}")
+        done = publish_build(site_dir, store, graph_store)
+    except KgpubError as exc:
+        _fail(exc)
+        return
+    if not done.loaded:
+        click.echo(f"{done.graph} ({done.triples} triples) is already the current build; "
+                   "nothing sent")
+        return
+    deleted = f"; deleted {len(done.deleted)} older build graph(s)" if done.deleted else ""
+    click.echo(f"Published {done.triples} triples as {done.graph}, now current{deleted}")
 
 
 def _get_once(project: Project, site_dir: Path, path: str, accept: str | None) -> int:

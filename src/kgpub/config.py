@@ -30,6 +30,9 @@ class Project:
     repository: dict[str, Any] = field(default_factory=dict)
     # Query limits of the SPARQL endpoint ([sparql] in kgpub.toml).
     sparql: dict[str, Any] = field(default_factory=dict)
+    # [sparql] store: the query URL of a SPARQL 1.1 store that answers /sparql
+    # (kgpub.server.store); None: the embedded engine.
+    store: str | None = None
 
     @property
     def default_language(self) -> str:
@@ -172,8 +175,9 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "oai_base_url": _http_url,
         "oai_token_secret": _secret,
     },
-    # [sparql]: the endpoint's limits, checked by kgpub.sparql.QueryLimits (one definition).
-    "sparql": {},
+    # [sparql]: these keys, and the endpoint's limits, checked by kgpub.sparql.QueryLimits
+    # (one definition).
+    "sparql": {"store": _http_url},
 }
 
 
@@ -191,15 +195,15 @@ def check_config(cfg: dict[str, Any], where: str) -> None:
             raise ConfigError(f"{where}: [{section}] is not a section{_nearest(section, SCHEMA)}")
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: {section} must be a [{section}] table")
+        keys = SCHEMA[section]
         if section == "sparql":
             from .sparql import QueryLimits
 
             try:
-                QueryLimits.from_config(table)
+                QueryLimits.from_config({k: v for k, v in table.items() if k not in keys})
             except ConfigError as exc:
                 raise ConfigError(f"{where}: {exc}") from None
-            continue
-        keys = SCHEMA[section]
+            table = {k: v for k, v in table.items() if k in keys}
         for key, value in table.items():
             if key not in keys:
                 raise ConfigError(f"{where}: [{section}] {key}: unknown key{_nearest(key, keys)}")
@@ -227,6 +231,8 @@ def load_project(root: str | Path = ".") -> Project:
     languages = site.get("languages", ["en"])
     page_size = site.get("page_size", Project.page_size)
     shard_pages = cfg.get("search", {}).get("shard_pages", Project.shard_pages)
+    sparql = dict(cfg.get("sparql", {}))
+    store = sparql.pop("store", Project.store)
     return Project(
         root=root,
         page_size=page_size,
@@ -237,5 +243,6 @@ def load_project(root: str | Path = ".") -> Project:
         languages=tuple(languages),
         license=site.get("license"),
         repository=dict(cfg.get("repository", {})),
-        sparql=dict(cfg.get("sparql", {})),
+        sparql=sparql,
+        store=store,
     )

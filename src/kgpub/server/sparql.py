@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import functools
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
@@ -21,9 +20,8 @@ from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
-from .. import layout
 from ..config import Project
-from ..formats import NTRIPLES, RDF_FORMATS, serialize
+from ..formats import RDF_FORMATS, serialize
 from ..render.templates import chrome, environment
 from ..sparql import (
     GRAPH_FORMATS,
@@ -33,7 +31,6 @@ from ..sparql import (
     FormatNotAvailable,
     PoolBusy,
     QueryLimits,
-    QueryPool,
     QueryRefused,
     QueryResult,
     QueryTimeout,
@@ -44,6 +41,7 @@ from ..sparql import (
 from .conneg import negotiate
 from .limits import BodyTooLarge, read_body, sparql_body_limit
 from .static import SiteFiles
+from .store import query_backend
 from .urls import public_url
 
 CORS = {
@@ -85,12 +83,8 @@ class SparqlEndpoint:
     # ---- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self.pool is None:
-            path = layout.dump_path(NTRIPLES)
-            dump = self.files.resolve(path)
-            if dump is None:
-                raise FileNotFoundError(f"the site has no {path}; rebuild it")
-            self.pool = QueryPool(Path(dump), self.limits)
+        if self.pool is None:  # the build's dump in the engine's workers, or a store
+            self.pool = query_backend(self.project.store, self.files, self.limits)
         # Start answering once the graph is loaded (a query before that would get 503).
         await asyncio.to_thread(self.pool.wait_ready, 120)
 
