@@ -245,7 +245,6 @@ def test_byte_cap_cuts_at_a_whole_row(store, built_site, tmp_path):
                 assert len(rdflib.Graph().parse(data=body, format="nt")) > 10
 
 
-@pytest.mark.serial
 def test_time_limit_aborts_the_upstream_request(forwarding):
     started = time.monotonic()
     status, headers, body = get(forwarding, CARTESIAN, "application/sparql-results+json")
