@@ -82,6 +82,7 @@ TARGETS = {
 # one run (seconds; never more than what is left of the budget, never less than 30 s).
 SLICES = {
     "build": 0.25, "floor": 0.06, "server": 0.05, "sparql": 0.05, "sparql_load": 0.03,
+    "sparql_store": 0.03,
     "load_303": 0.04,
     "load_docs": 0.04, "oai": 0.12, "validate": 0.10, "pyshacl": 0.10, "incremental": 0.15,
 }
@@ -95,6 +96,7 @@ SECTIONS = [  # (key, heading), in the report's order
     ("server", "Server start-up"),
     ("sparql", "SPARQL latency"),
     ("sparql_load", "SPARQL under load"),
+    ("sparql_store", "SPARQL through a store"),
     ("load", "Load"),
     ("oai", "OAI-PMH harvest"),
 ]
@@ -386,6 +388,7 @@ class SizeRun:
             self.section("server", self.do_server)
             self.section("sparql", self.do_sparql)
             self.section("sparql_load", self.do_sparql_load)
+            self.section("sparql_store", self.do_sparql_store)
             self.section("load_303", lambda: self.do_load("303"))
             self.section("load_docs", lambda: self.do_load("docs"))
             self.section("oai", self.do_oai)
@@ -686,6 +689,22 @@ class SizeRun:
         k, o = data["kgpub"], data["oxigraph"]
         log(f"  sparql under load: kgpub {k['qps']:,.0f} q/s ({k['busy_503']} x 503), "
             f"oxigraph {o['qps']:,.0f} q/s ({o['busy_503']} x 503), ratio {fr(data['ratio'])}")
+        return data
+
+    def do_sparql_store(self) -> dict:
+        """The example queries through `kgpub serve --store` (an Oxigraph server holding the
+        published build) against the embedded engine, same client (bench/store.py)."""
+        import sparql_queue
+        import store
+
+        if sparql_queue.oxigraph_command() is None:
+            raise Skip("the Oxigraph server is not installed (pip install oxigraph, in the test "
+                       "extra)")
+        server = self.need_server()
+        data = store.compare(self.project, self.site, server["url"],
+                             max(3, min(self.args.sparql_runs, 20)))
+        log(f"  sparql through a store: median {fr(data['median_ratio'])}, "
+            f"worst {fr(data['worst_ratio'])} of the embedded engine's latency")
         return data
 
     def load_paths(self) -> dict:
@@ -1327,6 +1346,17 @@ def render_sparql_load(w, s: dict) -> None:
     import sparql_queue
 
     for line in sparql_queue.report_lines(e):
+        w(line)
+
+
+def render_sparql_store(w, s: dict) -> None:
+    e = s.get("sparql_store")
+    if (line := status_line(e)) is not None:
+        w(line)
+        return
+    import store
+
+    for line in store.report_lines(e):
         w(line)
 
 
