@@ -12,7 +12,7 @@ import click
 
 from . import __version__
 from .config import Project, load_project
-from .errors import EXIT_INVALID, EXIT_OK, InvalidData, KgpubError
+from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, InvalidData, KgpubError
 
 PROJECT_HELP = "The project directory (holding kgpub.toml, ontology/, data/, shapes/)."
 # --project works before the command (kgpub --project P build) and after it (kgpub build
@@ -300,11 +300,11 @@ def query(project_dir: Path, query: str, fmt: str) -> None:
                 pool.wait_ready(120)
                 result = pool.run(query, None if fmt == "table" else fmt)
     except QueryError as exc:
-        click.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
+        click.echo(f"error: {exc.message}", err=True)
         sys.exit(EXIT_QUERY)
     except OSError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     except KgpubError as exc:
         _fail(exc)
         return
@@ -318,8 +318,9 @@ def query(project_dir: Path, query: str, fmt: str) -> None:
             click.echo(f"warning: result cut at {limits.max_rows} rows", err=True)
 
 
-# A refused, malformed or timed-out query is a usage error.
-EXIT_QUERY = 2
+# Every kind of query error (kgpub.sparql.errors: refused, timed out, busy, the engine
+# unavailable) is the query's or the machine's, never the data's: a usage error, not 1.
+EXIT_QUERY = EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -36,9 +36,19 @@ import pyoxigraph as ox
 from .. import layout
 from ..formats import NTRIPLES
 from ..publish import PublishError, read_pointer
-from ..sparql import PoolBusy, QueryLimits, QueryPool, QueryRefused, QueryResult
+from ..sparql import (
+    EngineUnavailable,
+    PoolBusy,
+    QueryLimits,
+    QueryPool,
+    QueryResult,
+    StoreFailed,
+    StoreTimeout,
+)
 from ..sparql.check import _TOKEN, _scan
-from ..sparql.pool import SPOOL_MEMORY_BYTES, _format_plan
+from ..sparql.errors import refusal
+from ..sparql.messages import format_plan
+from ..sparql.result import SPOOL_MEMORY_BYTES
 from ..sparql.worker import _answer
 from .static import SiteFiles
 
@@ -118,7 +128,7 @@ class StoreBackend:
 def _only(plan: str | Mapping[str, Any] | None, form: str | None) -> dict[str, Any]:
     """The worker's plan, with the choice for the form the checker found for every form (the
     scan in _answer need not agree with the parser)."""
-    planned = _format_plan(plan)
+    planned = format_plan(plan)
     return {f: planned[form] for f in planned} if form in planned else planned
 
 
@@ -146,11 +156,11 @@ class _Pointer:
                 try:
                     current, _ = read_pointer(self._client, self._url)
                 except PublishError as exc:
-                    raise QueryRefused(502, f"The SPARQL store failed: {exc}", 5) from None
+                    raise StoreFailed(f"The SPARQL store failed: {exc}", 5) from None
                 self._graph = current or self._graph  # never back to nothing mid-switch
                 self._read = time.monotonic()
             if self._graph is None:
-                raise QueryRefused(503, "The SPARQL store holds no published build yet; run "
+                raise EngineUnavailable("The SPARQL store holds no published build yet; run "
                                    "kgpub publish.", 5)
             return self._graph
 
@@ -178,7 +188,7 @@ class _Upstream:
                 self.response.close()  # stops a store still sending what was not read
         if head["kind"] == "refused":
             spool.close()
-            raise QueryRefused(head["status"], head["message"])
+            raise refusal(head["error"], head["message"])
         size = spool.tell()
         spool.seek(0)
         return _result(head, spool, size, time.monotonic() - started)
@@ -212,7 +222,7 @@ class _Upstream:
             raise _failure(exc, self.deadline, backend) from None
         if response.status_code != 200:
             with contextlib.closing(response):
-                raise QueryRefused(502, f"The SPARQL store answered {response.status_code}"
+                raise StoreFailed(f"The SPARQL store answered {response.status_code}"
                                    f"{_first_line(response, self.deadline)}")
         return response
 
@@ -238,7 +248,7 @@ class _Body:
                 raise _failure(exc, self._deadline, self._backend) from None
             self._read += len(self._buffer)
             if self._read > self._most:
-                raise QueryRefused(502, f"The SPARQL store sent more than {self._most} bytes "
+                raise StoreFailed(f"The SPARQL store sent more than {self._most} bytes "
                                    "for one result.")
         n = len(self._buffer) if size is None or size < 0 else size
         out, self._buffer = self._buffer[:n], self._buffer[n:]
@@ -265,16 +275,16 @@ def _result(head: dict[str, Any], spool: Any, size: int, elapsed: float) -> Quer
                        truncated_reason=head.get("reason"), view=view)
 
 
-def _timeout(limit: float) -> QueryRefused:
-    return QueryRefused(504, f"The SPARQL store did not answer within the limit of {limit:g} s; "
+def _timeout(limit: float) -> StoreTimeout:
+    return StoreTimeout(f"The SPARQL store did not answer within the limit of {limit:g} s; "
                         "the request was aborted. Narrow the query (more specific patterns, a "
                         "LIMIT).", 1)
 
 
-def _failure(exc: Exception, deadline: float, backend: StoreBackend) -> QueryRefused:
+def _failure(exc: Exception, deadline: float, backend: StoreBackend) -> StoreFailed | StoreTimeout:
     if isinstance(exc, httpx.TimeoutException) or time.monotonic() > deadline:
         return _timeout(backend.limits.timeout)
-    return QueryRefused(502, f"The SPARQL store cannot be reached: {type(exc).__name__}: "
+    return StoreFailed(f"The SPARQL store cannot be reached: {type(exc).__name__}: "
                         f"{str(exc).splitlines()[0] if str(exc) else 'no answer'}", 5)
 
 
