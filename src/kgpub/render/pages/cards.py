@@ -34,7 +34,7 @@ class EntryCard:
 class Cards:
     def __init__(self, view: View):
         self.view = view
-        self._cache: dict[tuple[str, str], tuple[EntryCard, frozenset | None]] = {}
+        self._cache: dict[tuple[str, str], tuple[EntryCard, frozenset[object] | None]] = {}
 
     def card(self, page: str, iri: str) -> EntryCard:
         """The entry's card, from the cache of the page's directory."""

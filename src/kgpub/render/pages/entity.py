@@ -10,7 +10,7 @@ from . import entry, ontology, topic
 from .head import page_context
 from .navigation import crumbs, top_topics, tree
 from .picture import picture_of
-from .view import Page, View
+from .view import Context, Page, View
 
 NO_TYPE = frozenset({RDF_TYPE})  # the header shows the kind: not repeated in the table
 
@@ -41,7 +41,7 @@ def page(v: View, iri: str) -> Page:
     return Page(path, template, ctx)
 
 
-def tombstone(v: View, path: str, iri: str) -> dict:
+def tombstone(v: View, path: str, iri: str) -> Context:
     """A withdrawn entry: what replaces it, and what it was."""
     replacement = v.index.replacement(iri)
     return {
@@ -50,7 +50,7 @@ def tombstone(v: View, path: str, iri: str) -> dict:
     }
 
 
-def context(v: View, path: str, iri: str, kind: str) -> dict:
+def context(v: View, path: str, iri: str, kind: str) -> Context:
     ix = v.index
     size = v.browse.page_size
     listing = v.browse.listing_of(iri)
@@ -72,7 +72,7 @@ def context(v: View, path: str, iri: str, kind: str) -> dict:
     }
 
 
-def members(v: View, page: str, scheme: str) -> list[dict]:
+def members(v: View, page: str, scheme: str) -> list[Context]:
     """A concept scheme's concepts, each with its number of entries."""
     found = v.index.incoming(scheme, SKOS + "inScheme")
     return [

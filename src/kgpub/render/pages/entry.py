@@ -14,13 +14,13 @@ from ..templates import rel
 from .navigation import crumbs, topic_chain
 from .opengraph import clip
 from .search import filters
-from .view import Value, View
+from .view import Context, Value, View
 
 MORE = 5  # entries of "More in this topic"
 TRAIL_CHARS = 60  # of the entry's title in the breadcrumbs
 
 
-def context(v: View, path: str, iri: str) -> dict:
+def context(v: View, path: str, iri: str) -> Context:
     ix = v.index
     topics = v.by_label(o.value for o in ix.values(iri, DCT + "subject")
                         if isinstance(o, ox.NamedNode))

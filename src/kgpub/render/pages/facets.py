@@ -9,7 +9,7 @@ from ...layout import AZ, BROWSE_INDEX, facet_page
 from ..templates import rel
 from .head import page_context
 from .navigation import crumbs, topic_index_key, topics_link
-from .view import N_, Page, Value, View
+from .view import N_, Context, Page, Value, View
 
 # Each facet's title and the name of its page of values (browse/<name>.html); the topics' page
 # is the topic scheme's.
@@ -35,7 +35,7 @@ def key(v: View, facet: str) -> str:
     return facet_page(FACET_TITLES[facet][1])
 
 
-def values(v: View, page: str, facet: str) -> list[dict]:
+def values(v: View, page: str, facet: str) -> list[Context]:
     """The facet's values, each linked to its listing, with its number of entries."""
     rows = [
         {
@@ -52,7 +52,7 @@ def values(v: View, page: str, facet: str) -> list[dict]:
     return sorted(rows, key=lambda r: (r["link"].text.casefold(), r["link"].href))
 
 
-def summaries(v: View, page: str, limit: int) -> list[dict]:
+def summaries(v: View, page: str, limit: int) -> list[Context]:
     """Each facet with its values (the `limit` largest, or newest years; 0: all)."""
     out = []
     for facet in FACETS:
@@ -92,7 +92,7 @@ def facet(v: View, facet: str) -> Page:
 def az(v: View) -> Page:
     path = v.here(AZ)
     ctx = page_context(v, path, AZ, None)
-    groups: dict[str, list[dict]] = {}
+    groups: dict[str, list[Context]] = {}
     for t in v.by_label(v.index.of_kind("topic")):
         link = v.link(path, t)
         groups.setdefault(initial(link.text), []).append({"link": link,

@@ -8,10 +8,10 @@ from ...index import Label
 from ..templates import chrome, json_for_script, rel
 from . import schema_org
 from .opengraph import open_graph
-from .view import View
+from .view import Context, View
 
 
-def page_context(v: View, path: str, key: str, iri: str | None) -> dict:
+def page_context(v: View, path: str, key: str, iri: str | None) -> Context:
     """The context of the page at path (key: without the language prefix), about iri or None."""
     doc = v.index.path(iri) if iri else None
     ctx = chrome(v.project, path, v.lang, page_key=key)

@@ -10,7 +10,7 @@ from ..templates import rel
 from . import facets
 from .head import page_context
 from .navigation import crumbs
-from .view import Page, Value, View
+from .view import Context, Page, Value, View
 
 PAGER_SPREAD = 2  # pages linked on each side of the current one (and the first and last)
 
@@ -62,7 +62,7 @@ def heading(v: View, facet: str, name: str) -> str:
     return titles.get(facet, v._("Resources linked to {name}")).format(name=name)
 
 
-def pager(v: View, path: str, listing: Listing, n: int, pages: int) -> dict | None:
+def pager(v: View, path: str, listing: Listing, n: int, pages: int) -> Context | None:
     """Links to the first, last and nearby pages, with gaps (None) between."""
     if pages <= 1:
         return None
@@ -71,7 +71,7 @@ def pager(v: View, path: str, listing: Listing, n: int, pages: int) -> dict | No
         return rel(path, v.here(listing.page_path(k)))
 
     shown = sorted({1, pages, *range(max(1, n - PAGER_SPREAD), min(pages, n + PAGER_SPREAD) + 1)})
-    items: list[dict | None] = []
+    items: list[Context | None] = []
     last = 0
     for k in shown:
         if k - last > 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...index import SKOS
 from ...layout import HOME, html_page
-from .view import Value, View
+from .view import Context, Value, View
 
 MAX_DEPTH = 10  # of the topic tree: a cycle of skos:broader cannot make it endless
 
@@ -44,7 +44,7 @@ def narrower(v: View, topic: str) -> list[str]:
     return v.by_label(v.index.incoming(topic, SKOS + "broader"))
 
 
-def tree(v: View, page: str, topics: list[str], depth: int = 0) -> list[dict]:
+def tree(v: View, page: str, topics: list[str], depth: int = 0) -> list[Context]:
     return [
         {
             "link": v.link(page, t),

@@ -4,14 +4,14 @@ namespace), each with its definition and statements, and the concept schemes."""
 from __future__ import annotations
 
 from ...index import DCT, OWL, SKOS
-from .view import View
+from .view import Context, View
 
 
-def context(v: View, page: str) -> dict:
+def context(v: View, page: str) -> Context:
     ix = v.index
     terms = sorted(s for s in ix.subjects() if s.startswith(ix.vocab) and len(s) > len(ix.vocab))
 
-    def term(t):
+    def term(t: str) -> Context:
         return {
             "id": t[len(ix.vocab) :],
             "iri": t,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pyoxigraph as ox
 
 from ...index import DCT, SKOS, Label
-from .view import View
+from .view import Context, View
 
 DESCRIPTION_CHARS = 200
 
 
-def open_graph(v: View, iri: str | None, title: Label, path: str) -> dict:
+def open_graph(v: View, iri: str | None, title: Label, path: str) -> Context:
     """The og: properties of the page at path, about iri (None: a page of the site)."""
     ix, project = v.index, v.project
     og = {"title": title.text, "site_name": project.title,

@@ -12,12 +12,12 @@ from ...config import Project
 from ...formats import HTML
 from ...index import DCT, FOAF, SKOS
 from .picture import picture_of
-from .view import View
+from .view import Context, View
 
 CONTEXT = "https://schema.org"
 
 
-def website(project: Project) -> dict:
+def website(project: Project) -> Context:
     """The site itself (on the pages that describe no entity)."""
     return {
         "@context": CONTEXT,
@@ -29,13 +29,13 @@ def website(project: Project) -> dict:
     }
 
 
-def describe(v: View, iri: str) -> dict:
+def describe(v: View, iri: str) -> Context:
     """schema.org description of the page's entity."""
     ix = v.index
     kind = ix.kind(iri)
     # url: the page in this language (inLanguage is only given for works: schema.org has it
     # on CreativeWork, not on Person, Place or DefinedTerm).
-    doc: dict = {"@context": CONTEXT, "@id": iri, "url": _url(v, iri)}
+    doc: Context = {"@context": CONTEXT, "@id": iri, "url": _url(v, iri)}
     name = v.label(iri).text
     describer = _KINDS.get(kind)
     if describer is None:
@@ -49,7 +49,7 @@ def _url(v: View, iri: str) -> str:
     return v.project.base + v.here(v.index.path(iri) + HTML.suffix)
 
 
-def _agent(v: View, a: str) -> dict:
+def _agent(v: View, a: str) -> Context:
     typ = "Person" if v.index.has_type(a, FOAF + "Person") else "Organization"
     return {"@type": typ, "@id": a, "name": v.label(a).text}
 
@@ -58,11 +58,11 @@ def _linked(v: View, iri: str, prop: str) -> list[str]:
     return [o.value for o in v.index.values(iri, prop) if isinstance(o, ox.NamedNode)]
 
 
-def _named(v: View, typ: str, iris: list[str]) -> list[dict]:
+def _named(v: View, typ: str, iris: list[str]) -> list[Context]:
     return [{"@type": typ, "@id": i, "name": v.label(i).text} for i in iris]
 
 
-def _topic(v: View, iri: str, name: str, doc: dict) -> None:
+def _topic(v: View, iri: str, name: str, doc: Context) -> None:
     doc.update({"@type": "DefinedTerm", "name": name,
                 "inDefinedTermSet": v.project.topic_scheme})
     definition = v.index.text(iri, SKOS + "definition", v.lang)
@@ -70,7 +70,7 @@ def _topic(v: View, iri: str, name: str, doc: dict) -> None:
         doc["description"] = definition.text
 
 
-def _entry(v: View, iri: str, name: str, doc: dict) -> None:
+def _entry(v: View, iri: str, name: str, doc: Context) -> None:
     ix = v.index
     type_iri = ix.value(iri, DCT + "type")
     entry_type = v.project.entry_type(type_iri.value if type_iri is not None else None)
@@ -94,7 +94,7 @@ def _entry(v: View, iri: str, name: str, doc: dict) -> None:
         doc["genre"] = v.label(type_iri.value).text
 
 
-def _agent_page(v: View, iri: str, name: str, doc: dict) -> None:
+def _agent_page(v: View, iri: str, name: str, doc: Context) -> None:
     doc.update(_agent(v, iri))
     doc["@context"] = CONTEXT
     doc["url"] = _url(v, iri)
@@ -102,13 +102,13 @@ def _agent_page(v: View, iri: str, name: str, doc: dict) -> None:
         doc["alternateName"] = alt
 
 
-def _place(v: View, iri: str, name: str, doc: dict) -> None:
+def _place(v: View, iri: str, name: str, doc: Context) -> None:
     doc.update({"@type": "Place", "name": name})
     if parts := _linked(v, iri, DCT + "isPartOf"):
         doc["containedInPlace"] = _named(v, "Place", parts)
 
 
-def _image(v: View, iri: str, name: str, doc: dict) -> None:
+def _image(v: View, iri: str, name: str, doc: Context) -> None:
     doc.update({"@type": "ImageObject", "name": name})
     if creators := _linked(v, iri, DCT + "creator"):
         doc["creator"] = [_agent(v, a) for a in creators]
@@ -119,15 +119,15 @@ def _image(v: View, iri: str, name: str, doc: dict) -> None:
         doc["creditText"] = pic["creator"].text
 
 
-def _type(v: View, iri: str, name: str, doc: dict) -> None:
+def _type(v: View, iri: str, name: str, doc: Context) -> None:
     doc.update({"@type": "DefinedTerm", "name": name, "inDefinedTermSet": v.project.type_scheme})
 
 
-def _scheme(v: View, iri: str, name: str, doc: dict) -> None:
+def _scheme(v: View, iri: str, name: str, doc: Context) -> None:
     doc.update({"@type": "DefinedTermSet", "name": name})
 
 
-def _instrument(v: View, iri: str, name: str, doc: dict) -> None:
+def _instrument(v: View, iri: str, name: str, doc: Context) -> None:
     doc.update({"@type": "Legislation", "name": name})
 
 

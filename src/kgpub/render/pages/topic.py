@@ -7,10 +7,10 @@ from ...index import DCT, SKOS
 from ..templates import rel
 from .navigation import crumbs, narrower, topic_chain
 from .picture import picture
-from .view import View
+from .view import Context, View
 
 
-def context(v: View, path: str, iri: str) -> dict:
+def context(v: View, path: str, iri: str) -> Context:
     ix = v.index
     size = v.browse.page_size
     listing = v.browse.listing_of(iri)

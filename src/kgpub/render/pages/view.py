@@ -20,8 +20,8 @@ from markupsafe import escape
 from ...browse import Browse
 from ...formats import HTML
 from ...index import DCT, FOAF, ORG, RDF_TYPE, SKOS, XSD, Index, Label
-from ...layout import ONTOLOGY, html_page
-from ..i18n import prefix, translations
+from ...layout import ONTOLOGY, html_page, language_prefix
+from ..i18n import translations
 from ..templates import environment, rel, safe_url
 from .cards import Cards
 
@@ -59,6 +59,9 @@ def N_(message: str) -> str:
     return message
 
 
+Context = dict[str, Any]  # a template's context, or a part of one
+
+
 @dataclass
 class Value:
     """A value as shown: a link (href) or text. lang is set only when it differs from the
@@ -84,7 +87,7 @@ class Page:
 
     path: str
     template: str
-    context: dict[str, Any] = field(default_factory=dict)
+    context: Context = field(default_factory=dict)
 
 
 def format_date(lit: ox.Literal, lang: str = "en") -> str:
@@ -108,7 +111,7 @@ class View:
         self.index = index
         self.project = index.project
         self.lang = lang or self.project.default_language
-        self.prefix = prefix(self.lang, self.project.languages)
+        self.prefix = language_prefix(self.lang, self.project.languages)
         self.browse = browse or Browse(index)
         self.env = environment(self.lang)
         self._ = translations(self.lang).gettext
@@ -155,7 +158,7 @@ class View:
         lab = self.label(iri)
         return Value(lab.text, None, self.other(lab.lang))
 
-    def value(self, page: str, term) -> Value:
+    def value(self, page: str, term: ox.NamedNode | ox.BlankNode | ox.Literal) -> Value:
         if isinstance(term, ox.Literal):
             if (
                 term.datatype
@@ -196,7 +199,7 @@ class View:
         order = {p: i for i, p in enumerate(PROP_ORDER)}
         order[ix.vocab + "concerns"] = order["concerns"]
 
-        def key(p):
+        def key(p: str) -> tuple[int, str, str]:
             return (order.get(p, len(order)), ix.label(p, self.lang).text.lower(), p)
 
         rows = []
