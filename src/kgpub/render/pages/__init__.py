@@ -12,6 +12,9 @@ and browse accessors it holds, so what a page reads is recorded (kgpub.increment
     schema_org, opengraph   structured data about a page's entity
     cards       entry cards (cached with what they read) and the site's order of entries
     navigation  breadcrumbs, the topic chain and tree
+    picture     a picture with its credit
+    dates       dates in the page's language
+    view        the View itself: links, names, values, the metadata table
 
 kgpub.render.html.HtmlRenderer is the facade the build calls.
 """

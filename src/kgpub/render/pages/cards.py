@@ -15,6 +15,7 @@ import pyoxigraph as ox
 from markupsafe import Markup, escape
 
 from ...index import DCT, Label
+from .dates import format_date
 
 if TYPE_CHECKING:
     from .view import View
@@ -55,8 +56,6 @@ class Cards:
 
     def fresh(self, page: str, iri: str) -> EntryCard:
         """The card, made now (not cached: for pages that show each card once)."""
-        from .view import format_date
-
         v, ix = self.view, self.view.index
         type_iri = ix.value(iri, DCT + "type")
         date_lit = ix.value(iri, DCT + "date")

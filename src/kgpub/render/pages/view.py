@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import pyoxigraph as ox
-from babel.dates import format_date as babel_format_date
-from babel.dates import format_skeleton
 from markupsafe import escape
 
 from ...browse import Browse
@@ -24,6 +21,7 @@ from ...layout import ONTOLOGY, html_page, language_prefix
 from ..i18n import translations
 from ..templates import environment, rel, safe_url
 from .cards import Cards
+from .dates import format_date
 
 # Besides the label properties, what the page header shows (not repeated in the metadata table).
 HEADER_TEXT = frozenset({DCT + "abstract", SKOS + "definition", DCT + "description"})
@@ -88,22 +86,6 @@ class Page:
     path: str
     template: str
     context: Context = field(default_factory=dict)
-
-
-def format_date(lit: ox.Literal, lang: str = "en") -> str:
-    """A date as people write it in the page's language: 3 March 2016, 3 mars 2016."""
-    dt = lit.datatype.value if lit.datatype else ""
-    # International English writes day month year, as the platform does.
-    locale = "en_GB" if lang == "en" else lang
-    try:
-        if dt == XSD + "date":
-            return babel_format_date(date.fromisoformat(lit.value), "long", locale=locale)
-        if dt == XSD + "gYearMonth":
-            year, month = lit.value.split("-")[:2]
-            return format_skeleton("yMMMM", date(int(year), int(month), 1), locale=locale)
-    except (ValueError, IndexError):
-        pass
-    return lit.value
 
 
 class View:
