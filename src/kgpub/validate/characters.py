@@ -14,12 +14,9 @@ from .report import Problem
 XML_FORBIDDEN = re.compile(f"[{XML_FORBIDDEN_CLASS}]")
 INVISIBLE = re.compile(f"[{BIDI_CLASS}{ZERO_WIDTH_CLASS}]")
 _BIDI = re.compile(f"[{BIDI_CLASS}]")
-# Names and labels: where an invisible character changes what people see or find.
-LABELS = frozenset({
-    "http://purl.org/dc/terms/title", "http://www.w3.org/2004/02/skos/core#prefLabel",
-    "http://www.w3.org/2004/02/skos/core#altLabel", "http://www.w3.org/2000/01/rdf-schema#label",
-    "http://xmlns.com/foaf/0.1/name",
-})
+# Names and labels, where an invisible character changes what people see or find: the label
+# properties ([site] label_properties) and these.
+OTHER_NAMES = frozenset({"http://www.w3.org/2004/02/skos/core#altLabel"})
 _C0_NAMES = ("NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 NAK SYN "
              "ETB CAN EM SUB ESC FS GS RS US").split()
 
@@ -54,6 +51,7 @@ def character_problems(sources: Sources, short) -> list[Problem]:
     value (shape:Literals: a control character in a title) is merged into this problem by
     validate_sources, which names every character."""
     problems: list[Problem] = []
+    labels = OTHER_NAMES | set(sources.label_properties)
     for file, flagged in sources.flagged.items():
         lines = _literal_lines(flagged)
         for position, t in enumerate(flagged.triples):
@@ -75,7 +73,7 @@ def character_problems(sources: Sources, short) -> list[Problem]:
                         rule="kgpub:XmlCharacter"))
             for literal in literals:
                 problems += _character_problems(literal.value, file, line, subject, path,
-                                                t.predicate.value in LABELS)
+                                                t.predicate.value in labels)
     return problems
 
 
