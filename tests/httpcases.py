@@ -151,7 +151,7 @@ NO_TRAVERSAL = [
     "/_assets/",
     "/..%5c..%5ckgpub.toml",
 ]
-NGINX_REFUSES = {"/../kgpub.toml", "/%2e%2e/kgpub.toml", "/topic/%2e%2e/%2e%2e/kgpub.toml",
+NGINX_REFUSES = {"/%2e%2e/kgpub.toml", "/topic/%2e%2e/%2e%2e/kgpub.toml",
                  "/topic/..%2f..%2fkgpub.toml", "/topic/x%00.html"}
 
 
