@@ -146,6 +146,7 @@ LoadModule headers_module {modules}/mod_headers.so
 LoadModule env_module {modules}/mod_env.so
 Mutex file:{prefix}
 DefaultRuntimeDir {prefix}
+TypesConfig /etc/mime.types
 DocumentRoot {root}
 <Directory {root}>
     AllowOverride All
