@@ -67,7 +67,7 @@ def generate(project: Project, target: str) -> str:
         "# Each format's level (a: not acceptable ... l: q=1), then the first highest.",
     ]
     for f in DOCUMENT_FORMATS:
-        lines += _levels(f"%{{HTTP:Accept}}", f"KGPUB_Q_{f.name}", media_levels(OFFERS[f]))
+        lines += _levels("%{HTTP:Accept}", f"KGPUB_Q_{f.name}", media_levels(OFFERS[f]))
     lines += ["# Languages of the HTML pages, the same way."]
     for lang in languages:
         lines += _levels("%{HTTP:Accept-Language}", f"KGPUB_L_{_var(lang)}",
