@@ -42,6 +42,8 @@ SERIAL = {"test_sparql_load.py", "test_query_engine.py", "test_sparql_endpoint.p
 # server: tests that start a real server (`kgpub serve`, mostly through
 # serverutil.running_server, or uvicorn).
 SERVER = {
+    "test_deploy_nginx.py",  # nginx in front of `kgpub serve`
+    "test_deploy_w3id.py",  # Apache httpd
     "test_bench_smoke.py",  # bench/run.py serves the generated sites
     "test_clients.py",
     "test_harvest.py",

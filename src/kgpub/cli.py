@@ -318,6 +318,65 @@ def query(project_dir: Path, query: str, fmt: str) -> None:
             click.echo(f"warning: result cut at {limits.max_rows} rows", err=True)
 
 
+@main.group()
+def deploy() -> None:
+    """Configurations for the web servers a published site runs on (see the README,
+    "Deploying")."""
+
+
+@deploy.command("nginx")
+@project_option
+@click.option("--site", "site_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("site"), show_default=True, help="The built site nginx serves.")
+@click.option("--listen", default="8080", show_default=True, help="PORT or ADDRESS:PORT.")
+@click.option("--server-name", default="_", show_default=True, help="nginx server_name.")
+@click.option("--app", default=None, metavar="URL",
+              help="The application /sparql and /oai are proxied to, e.g. http://127.0.0.1:8000.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the configuration to FILE instead of printing it.")
+def deploy_nginx(project_dir: Path, site_dir: Path, listen: str, server_name: str,
+                 app: str | None, out: Path | None) -> None:
+    """Print an nginx configuration (maps and a server block, for nginx's http context) that
+    serves the site as kgpub serve does: negotiation, headers, tombstones, 404 pages."""
+    from .deploy.nginx import NginxOptions, generate
+
+    try:
+        text = generate(_project(project_dir), NginxOptions(site_dir, listen, server_name, app))
+    except KgpubError as exc:
+        _fail(exc)
+        return
+    _emit(text, out)
+
+
+@deploy.command("w3id")
+@project_option
+@click.option("--target", required=True, metavar="URL",
+              help="Where the site is served, e.g. https://example.org/sphr/.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the .htaccess to FILE instead of printing it.")
+def deploy_w3id(project_dir: Path, target: str, out: Path | None) -> None:
+    """Print the .htaccess the w3id.org registry needs for the base IRI: redirects to TARGET
+    keeping the path, with content negotiation to each IRI's documents."""
+    from .deploy.w3id import generate
+
+    try:
+        text = generate(_project(project_dir), target)
+    except KgpubError as exc:
+        _fail(exc)
+        return
+    _emit(text, out)
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(KgpubError(f"cannot write {out}: {exc.strerror}"))
+
+
 # Every kind of query error (kgpub.sparql.errors: refused, timed out, busy, the engine
 # unavailable) is the query's or the machine's, never the data's: a usage error, not 1.
 EXIT_QUERY = EXIT_USAGE
