@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test test-fast typecheck lint venv build validate bench clean browser-deps
+.PHONY: run test test-fast typecheck lint venv build validate bench clean browser-deps server-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,9 +32,14 @@ run: $(STAMP)
 browser-deps:
 	@sh tests/browser/install_deps.sh
 
+# The deployment tests run Debian's nginx and apache2 (installed with apt-get when root, by
+# tests/install_servers.sh); never fails: what is missing makes those tests skip, saying why.
+server-deps:
+	@sh tests/install_servers.sh
+
 # Tests that measure no time run two at a time (one file per process); those that do run
 # alone afterwards (marker `serial`, tests/conftest.py).
-test: $(STAMP) browser-deps
+test: $(STAMP) browser-deps server-deps
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not serial"

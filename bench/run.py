@@ -82,8 +82,9 @@ TARGETS = {
 # one run (seconds; never more than what is left of the budget, never less than 30 s).
 SLICES = {
     "build": 0.25, "floor": 0.06, "server": 0.05, "sparql": 0.05, "sparql_load": 0.03,
+    "sparql_store": 0.03,
     "load_303": 0.04,
-    "load_docs": 0.04, "oai": 0.12, "validate": 0.10, "pyshacl": 0.10, "incremental": 0.15,
+    "load_docs": 0.04, "load_nginx": 0.04, "oai": 0.12, "validate": 0.10, "pyshacl": 0.10, "incremental": 0.15,
 }
 CAPS = {"build": 1800, "floor": 600, "server": 150, "oai": 900, "validate": 150, "pyshacl": 600,
         "incremental": 50}
@@ -95,6 +96,7 @@ SECTIONS = [  # (key, heading), in the report's order
     ("server", "Server start-up"),
     ("sparql", "SPARQL latency"),
     ("sparql_load", "SPARQL under load"),
+    ("sparql_store", "SPARQL through a store"),
     ("load", "Load"),
     ("oai", "OAI-PMH harvest"),
 ]
@@ -386,8 +388,10 @@ class SizeRun:
             self.section("server", self.do_server)
             self.section("sparql", self.do_sparql)
             self.section("sparql_load", self.do_sparql_load)
+            self.section("sparql_store", self.do_sparql_store)
             self.section("load_303", lambda: self.do_load("303"))
             self.section("load_docs", lambda: self.do_load("docs"))
+            self.section("load_nginx", self.do_load_nginx)
             self.section("oai", self.do_oai)
         finally:
             self.stop_server()
@@ -688,6 +692,22 @@ class SizeRun:
             f"oxigraph {o['qps']:,.0f} q/s ({o['busy_503']} x 503), ratio {fr(data['ratio'])}")
         return data
 
+    def do_sparql_store(self) -> dict:
+        """The example queries through `kgpub serve --store` (an Oxigraph server holding the
+        published build) against the embedded engine, same client (bench/store.py)."""
+        import sparql_queue
+        import store
+
+        if sparql_queue.oxigraph_command() is None:
+            raise Skip("the Oxigraph server is not installed (pip install oxigraph, in the test "
+                       "extra)")
+        server = self.need_server()
+        data = store.compare(self.project, self.site, server["url"],
+                             max(3, min(self.args.sparql_runs, 20)))
+        log(f"  sparql through a store: median {fr(data['median_ratio'])}, "
+            f"worst {fr(data['worst_ratio'])} of the embedded engine's latency")
+        return data
+
     def load_paths(self) -> dict:
         if "paths" in self.__dict__:
             return self.paths
@@ -756,6 +776,35 @@ class SizeRun:
                 "errors": errors, "paths": len(plist), "sampled_of": paths["of"],
                 "excluded": paths["excluded"], "docs_not_200": paths["docs_not_200"],
                 "fallback_reason": self.bench.load_note}
+
+    def do_load_nginx(self) -> dict:
+        """The document GETs of do_load("docs") through nginx (`kgpub deploy nginx`): same
+        files, paths and load tool, nginx with as many workers as the server (bench/nginx.py)."""
+        import nginx as bench_nginx
+
+        if bench_nginx.nginx_command() is None:
+            raise Skip("nginx is not installed (apt-get install nginx)")
+        paths = self.load_paths()["docs"]
+        tool = self.bench.load_tool
+        with bench_nginx.running(self.project, self.site, self.args.server_workers) as url:
+            def one(timeout: float) -> dict:
+                r = bench_nginx.load(url, paths, tool, self.args.connections,
+                                     self.args.load_seconds)
+                log(f"  load via nginx: {r.rps:,.0f} req/s, p99 {r.p99_ms:.1f} ms")
+                return {"rps": r.rps, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms,
+                        "errors": r.errors, "tool": r.tool}
+
+            runs, note = self.repeat("load_nginx", one)
+        errors: dict = {}
+        for r in runs:
+            for k, v in r["errors"].items():
+                errors[k] = errors.get(k, 0) + v
+        rps = median([r["rps"] for r in runs])
+        served = (self.results.get("load_docs") or {}).get("rps")
+        return {"runs": runs, "note": note, "rps": rps, "errors": errors,
+                "p50_ms": median([r["p50_ms"] for r in runs]),
+                "p99_ms": median([r["p99_ms"] for r in runs]),
+                "ratio": ratio(rps, served)}
 
     def do_oai(self) -> dict:
         from sickle import Sickle
@@ -1330,6 +1379,17 @@ def render_sparql_load(w, s: dict) -> None:
         w(line)
 
 
+def render_sparql_store(w, s: dict) -> None:
+    e = s.get("sparql_store")
+    if (line := status_line(e)) is not None:
+        w(line)
+        return
+    import store
+
+    for line in store.report_lines(e):
+        w(line)
+
+
 def render_load(w, s: dict) -> None:
     rows = [("negotiated 303s (`Accept: text/turtle`)", s.get("load_303")),
             ("document GETs", s.get("load_docs"))]
@@ -1356,6 +1416,22 @@ def render_load(w, s: dict) -> None:
     for label, e in rows:
         if (line := status_line(e)) is not None:
             w(f"- {label}: {line}")
+    render_nginx(w, s.get("load_nginx"))
+
+
+def render_nginx(w, e: dict | None) -> None:
+    """Document GETs through nginx beside kgpub serve's (an optional server: when it is not
+    installed, a line says so)."""
+    if not e:
+        return
+    if e.get("status") != "ok":
+        w(f"- document GETs through nginx: not measured ({e.get('reason') or e.get('error')})")
+        return
+    w("")
+    w(f"Document GETs through nginx (`kgpub deploy nginx`, same paths and tool): "
+      f"{e['rps']:,.0f} req/s, p50 {e['p50_ms']:.1f} ms, p99 {e['p99_ms']:.1f} ms, "
+      f"{fr(e['ratio'])} kgpub serve's rate"
+      + (f"; errors: {e['errors']}" if e["errors"] else "") + ".")
 
 
 def render_oai(w, s: dict) -> None:

@@ -36,11 +36,14 @@ from kgtest import (
 
 # serial: tests that assert latencies or timings. `make test` runs them alone, after the others
 # have run two at a time (pytest-xdist), so another test's load cannot skew them.
-SERIAL = {"test_sparql_load.py", "test_query_engine.py", "test_sparql_endpoint.py"}
+SERIAL = {"test_sparql_load.py", "test_query_engine.py", "test_sparql_endpoint.py",
+          "test_store.py::test_time_limit_aborts_the_upstream_request"}
 
 # server: tests that start a real server (`kgpub serve`, mostly through
 # serverutil.running_server, or uvicorn).
 SERVER = {
+    "test_deploy_nginx.py",  # nginx in front of `kgpub serve`
+    "test_deploy_w3id.py",  # Apache httpd
     "test_bench_smoke.py",  # bench/run.py serves the generated sites
     "test_clients.py",
     "test_harvest.py",
@@ -48,6 +51,8 @@ SERVER = {
     "test_server_switch.py",
     "test_sparql_endpoint.py",
     "test_sparql_load.py",
+    "test_store.py",  # and an Oxigraph server (tests/storeutil.py)
+    "test_app_only.py",
     "test_browse_flows.py",  # tests/browser: their pages come from `kgpub serve`
     "test_browser_harness.py",
     "test_browser_pages.py",
@@ -63,6 +68,8 @@ SLOW = {
     "test_incremental.py",  # every test rebuilds a generated 150-entry project
     "test_server_switch.py",
     "test_sparql_load.py",
+    "test_store.py",
+    "test_app_only.py",
     "test_browse.py::test_related_topics_come_from_shared_entries_and_skos_related",
     "test_build.py::test_killed_build_keeps_the_old_site",
     "test_build.py::test_output_does_not_depend_on_hash_seed",

@@ -9,7 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import rdflib
 
+from kgpub import layout
 from kgpub.oaipmh import OaiProvider, OaiRecord, OaiSet, RepositoryInfo
+
+# Where a site serves the `rdf` format's schema: the web layer's to say, as kgpub.server.oai does.
+RDF_SCHEMA_PATH = "/" + layout.RDF_WRAPPER
 
 BASE_URL = "https://example.org/oai"
 REPO_ID = "example.org"
@@ -99,6 +103,7 @@ def make_info(**changes) -> RepositoryInfo:
         sample_local_id="resource/r000",
         page_size=7,
         token_secret=b"test-secret",
+        rdf_schema_path=RDF_SCHEMA_PATH,
     )
     return replace(info, **changes)
 

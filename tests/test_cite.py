@@ -13,9 +13,10 @@ import rispy
 from bibtexparser.middlewares import SeparateCoAuthors
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
+from kgpub.config import load_project
 from kgpub.index import Index
 from kgpub.render.cite import Work, bibtex, reference, ris, work_from_index
-from kgtest import BASE
+from kgtest import BASE, REPO
 
 BARRANTES = (
     BASE + "resource/inter-sectoral-coordination-social-protection-human-rights-virtuous-circle"
@@ -43,8 +44,16 @@ _LATEX.add_context_category(
 DECODE = LatexNodes2Text(latex_context=_LATEX)
 
 
+# The bundled settings' BibTeX and RIS types of each resource type ([site.entry_types]).
+ENTRY_TYPES = load_project(REPO).entry_type
+
+
 def work(**changes) -> Work:
-    """A hand-made Work: a dated commentary by one person, changed as the test needs."""
+    """A hand-made Work: a dated commentary by one person, changed as the test needs. Its BibTeX
+    and RIS types are those the bundled kgpub.toml gives its kind (its resource type's slug)."""
+    kind = changes.get("kind", "expert-commentary")
+    types = ENTRY_TYPES(BASE + "type/" + kind if kind else None)
+    changes = {"bibtex_type": types.bibtex, "ris_type": types.ris, **changes}
     base = Work(
         iri=BASE + "resource/x",
         title="A Title",
@@ -130,6 +139,8 @@ def test_work_from_index_reads_the_entry(index):
         keywords=("Institutional capacity and coordination",),
         site_title=SITE,
         persons=frozenset({"Alexandra Barrantes"}),
+        bibtex_type="misc",
+        ris_type="ELEC",
     )
     assert w.abstract and w.abstract.startswith("Social protection has become")
 

@@ -45,6 +45,25 @@ REPLACED = [
     ('publisher = "Social Protection and Human Rights platform"',
      'publisher = "x"\noai_token_secret = "short"', "at least 16 characters"),
     ('title = "Social Protection and Human Rights"', 'title = "a\\u0000b"', "control character"),
+    # the graph's own terms: IRIs under the base or absolute, type names of each format
+    ('topic_scheme = "topics"', 'topic_scheme = "../topics"', "a path under [site] base"),
+    ('topic_scheme = "topics"', 'topic_scheme = "/topics"', "a path under [site] base"),
+    ('topic_scheme = "topics"', 'topic_scheme = "https://elsewhere.org/topics"',
+     "[site] topic_scheme = 'https://elsewhere.org/topics': the scheme must be under [site] base"),
+    ('type_scheme = "types"', 'type_scheme = 3', "expected a string"),
+    ('commentary_type = "type/expert-commentary"', 'commentary_type = "type/./x"',
+     "a path under [site] base"),
+    ('commentary_type = "type/expert-commentary"', 'label_properties = []',
+     "[site] label_properties = []: expected a non-empty list of IRIs"),
+    ('commentary_type = "type/expert-commentary"', 'label_properties = ["a", "a"]',
+     "lists an IRI twice"),
+    ('"type/report" = { schema_org = "Report",', '"type/report" = { schema_org = "report",',
+     "'type/report': schema_org = 'report': expected a type name such as 'Report'"),
+    ('"type/report" = { schema_org = "Report",', '"type/report" = { schemaorg = "Report",',
+     "'type/report': schemaorg: unknown key; did you mean 'schema_org'"),
+    ('"type/guide" = { schema_org = "CreativeWork", bibtex = "manual", ris = "GEN" }',
+     '"type/guide" = "manual"', "'type/guide': expected a table"),
+    ('ris = "ELEC"', 'ris = "electronic"', "expected a type name such as 'RPRT'"),
 ]
 
 
@@ -70,6 +89,27 @@ def test_the_bundled_settings_load():
     project = load_project(REPO)
     assert project.languages == ("en", "fr", "es")
     assert set(SCHEMA) == {"site", "search", "repository", "sparql"}
+
+
+def test_the_graph_terms_resolve_against_the_base(tmp_path):
+    """Relative IRIs of the settings resolve against [site] base, absolute ones stay; what is
+    left out takes the defaults (generic types for unlisted resource types)."""
+    text = BUNDLED.replace('base = "https://w3id.org/sphr/"', 'base = "https://example.org/x/"')
+    text = text.replace('type_scheme = "types"', 'type_scheme = "https://example.org/x/kinds"')
+    text = text.replace('commentary_type = "type/expert-commentary"',
+                        'label_properties = ["ontology#name", "http://purl.org/dc/terms/title"]')
+    (tmp_path / "kgpub.toml").write_text(text, encoding="utf-8")
+    project = load_project(tmp_path)
+    assert project.topic_scheme == "https://example.org/x/topics"
+    assert project.type_scheme == "https://example.org/x/kinds"
+    assert project.label_properties == ("https://example.org/x/ontology#name",
+                                         "http://purl.org/dc/terms/title")
+    assert project.commentary_type is None and project.commentary_heading is None
+    report = project.entry_type("https://example.org/x/type/report")
+    assert (report.schema_org, report.bibtex, report.ris) == ("Report", "techreport", "RPRT")
+    other = project.entry_type("https://w3id.org/sphr/type/report")  # not under this base
+    assert (other.schema_org, other.bibtex, other.ris) == ("CreativeWork", "misc", "GEN")
+    assert project.entry_type(None) == other
 
 
 @pytest.mark.parametrize("command", [["validate"], ["build", "--out", "out"],

@@ -17,7 +17,7 @@ from lxml import etree
 from starlette.testclient import TestClient
 
 from kgpub import oaipmh
-from kgpub.oaipmh import OaiProvider
+from kgpub.oaipmh import OaiProvider, tokens, values
 from oaiutil import DELETED, LIVE, NO_RDF, PREFIX, make_provider
 from xsdutil import OAI_NS, oai_errors
 
@@ -80,7 +80,7 @@ def check_response(root: etree._Element, args: list[tuple[str, str]], codes: lis
 def forge(p: OaiProvider, payload: dict) -> str:
     """A token signed with the provider's own secret: what anyone can do when the secret is
     the public default, so the payload must be checked as untrusted input."""
-    body = oaipmh._b64(json.dumps(payload, separators=(",", ":")).encode())
+    body = tokens.b64(json.dumps(payload, separators=(",", ":")).encode())
     return f"{body}.{p._tokens._sign(body)}"
 
 
@@ -257,9 +257,9 @@ FORGED = [
 
 @pytest.mark.parametrize("name,raw", FORGED, ids=[n for n, _ in FORGED])
 def test_forged_token_bodies(provider, name, raw):
-    body = oaipmh._b64(json.dumps(raw).encode())
+    body = tokens.b64(json.dumps(raw).encode())
     token = f"{body}.{provider._tokens._sign(body)}"
-    if len(token) > oaipmh._TOKEN_MAX:  # the nesting must fit a token to be a threat
+    if len(token) > tokens.TOKEN_MAX:  # the nesting must fit a token to be a threat
         pytest.fail("forged token too long to test the parser")
     args = [("verb", "ListRecords"), ("resumptionToken", token)]
     _, root = call(provider, args)
@@ -510,7 +510,7 @@ def test_base_urls_that_are_not_uris_are_escaped():
         _, root = call(p, [("verb", "Identify")])
         base = root.findtext("o:Identify/o:baseURL", namespaces=NS)
         assert base == root.findtext("o:request", namespaces=NS)
-        assert oaipmh._URI_RE.fullmatch(base), base
+        assert values.URI_RE.fullmatch(base), base
         check_response(root, [("verb", "Identify")], [])
 
 

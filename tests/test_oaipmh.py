@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -22,6 +23,7 @@ from kgpub.oaipmh import (
     RDF_NS,
     OaiProvider,
     OaiRecord,
+    RepositoryInfo,
 )
 from oaiutil import (
     BASE_URL,
@@ -629,3 +631,23 @@ def test_sickle_harvests_everything(provider):
     headers = list(client.ListIdentifiers(metadataPrefix="rdf", set="type:report"))
     assert [h.identifier for h in headers] == expected_ids("rdf", lambda r: "type:report" in r.sets)
     assert client.Identify().repositoryName == "Test repository <&>"
+
+
+def test_the_protocol_core_knows_no_site_layout():
+    """Where the site serves the `rdf` schema is the web layer's to say: the package imports
+    nothing of kgpub outside itself, a RepositoryInfo cannot be made without the path, and the
+    schema URL is that path at the base URL's origin."""
+    import kgpub.oaipmh as package
+
+    for module in Path(package.__file__).parent.glob("*.py"):
+        imports = re.findall(r"^\s*(?:from|import) (\S+)", module.read_text(encoding="utf-8"),
+                             re.MULTILINE)
+        assert not [i for i in imports if i.startswith("..") or i.startswith("kgpub")], module
+    info = make_info()
+    fields = {f: getattr(info, f) for f in info.__dataclass_fields__ if f != "rdf_schema_path"}
+    with pytest.raises(TypeError, match="rdf_schema_path"):
+        RepositoryInfo(**fields)
+    provider = make_provider(rdf_schema_path="/schemas/wrapper.xsd")
+    root = call(provider, ("verb", "ListMetadataFormats"))
+    assert [f.findtext("o:schema", namespaces=NS) for f in root.iterfind(".//o:metadataFormat", NS)
+            ][1] == "https://example.org/schemas/wrapper.xsd"

@@ -285,10 +285,10 @@ def test_watch_is_one_server_process(tmp_path):
 
     from kgpub.cli import main
 
-    for extra in (["--workers", "2"], ["--get", "/"]):
+    for extra in (["--workers", "2"], ["--get", "/"], ["--app-only"]):
         result = CliRunner().invoke(main, ["serve", "--watch", "--project", str(tmp_path), *extra])
         assert result.exit_code == 2
-        assert "--watch runs one server process" in result.output
+        assert "--watch runs one server process with the site" in result.output
 
 
 def test_no_first_build_no_server(tmp_path):

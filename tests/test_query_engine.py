@@ -23,6 +23,7 @@ import pytest
 from kgpub import sparql as query_module
 from kgpub.errors import ConfigError
 from kgpub.formats import used_prefixes
+from kgpub.server.sparql import http_status
 from kgpub.sparql import (
     GRAPH_MEDIA_TYPES,
     HTML_CELL_CHARS,
@@ -42,7 +43,7 @@ from kgpub.sparql import (
     table,
 )
 from kgpub.sparql.check import _CACHE
-from kgpub.sparql.worker import _send
+from kgpub.sparql.messages import send as _send
 
 EX = "http://example.org/"
 THINGS = 150  # x3 triples, plus a few odd ones
@@ -262,7 +263,7 @@ MALFORMED = [
 def test_service_is_refused(name, query):
     with pytest.raises(QueryRefused) as exc:
         check_query(query)
-    assert exc.value.status == 400
+    assert http_status(exc.value) == 400
     assert "SERVICE" in exc.value.message
 
 
@@ -278,7 +279,7 @@ def test_allowed_queries_and_their_form(name, query, form):
 def test_updates_are_refused(query):
     with pytest.raises(QueryRefused) as exc:
         check_query(query)
-    assert exc.value.status == 400
+    assert http_status(exc.value) == 400
     assert "read-only" in exc.value.message
 
 
@@ -286,7 +287,7 @@ def test_updates_are_refused(query):
 def test_malformed_queries_get_400_with_the_parsers_message(name, query):
     with pytest.raises(QueryRefused) as exc:
         check_query(query)
-    assert exc.value.status == 400
+    assert http_status(exc.value) == 400
     assert exc.value.message
 
 
@@ -300,13 +301,13 @@ def test_malformed_queries_get_400_with_the_parsers_message(name, query):
 def test_unusable_text(text, status):
     with pytest.raises(QueryRefused) as exc:
         check_query(text)
-    assert exc.value.status == status
+    assert http_status(exc.value) == status
 
 
 def test_check_query_reads_the_size_limit():
     with pytest.raises(QueryRefused) as exc:
         check_query("ASK { ?s ?p ?o }", max_bytes=10)
-    assert exc.value.status == 413
+    assert http_status(exc.value) == 413
 
 
 def test_check_query_never_evaluates():
@@ -334,7 +335,7 @@ def test_large_queries_are_checked_by_the_lexer_here_and_parsed_in_the_worker(po
     # Malformed big queries get the parser's message from the worker.
     with pytest.raises(QueryRefused) as exc:
         pool.run(query.replace("?x WHERE", "?x WHERE { ?s ?p }"))
-    assert exc.value.status == 400 and "Malformed" in exc.value.message
+    assert http_status(exc.value) == 400 and "Malformed" in exc.value.message
 
 
 # ---- limits -----------------------------------------------------------------------------------
@@ -398,7 +399,7 @@ def test_choose_format(form, requested, name):
 def test_format_mismatch_is_406(form, requested):
     with pytest.raises(FormatNotAvailable) as exc:
         choose_format(form, requested)
-    assert exc.value.status == 406
+    assert http_status(exc.value) == 406
 
 
 def test_media_type_lists_lead_with_the_defaults():
@@ -524,7 +525,7 @@ def test_service_to_a_local_listener_is_refused(pool, listener):
     ):
         with pytest.raises(QueryRefused) as exc:
             pool.run(query)
-        assert exc.value.status == 400
+        assert http_status(exc.value) == 400
     assert listener.hits == []
 
 
@@ -551,7 +552,7 @@ def test_from_and_from_named_fetch_nothing(pool, listener, tmp_path):
 def test_bad_graph_iri_parameter(pool):
     with pytest.raises(QueryRefused) as exc:
         pool.run("ASK {}", default_graph_uris=["not an iri"])
-    assert exc.value.status == 400
+    assert http_status(exc.value) == 400
 
 
 def test_workers_cannot_reach_the_network_even_unchecked(pool, listener):
@@ -589,7 +590,7 @@ def test_startup_does_not_block_and_async_runs(graph_file):
         p.close()
     with pytest.raises(QueryRefused) as exc:
         p.run("ASK {}")
-    assert exc.value.status == 503
+    assert http_status(exc.value) == 503
     assert all(not os.path.exists(f"/proc/{w['pid']}") for w in p.status()["workers"])
 
 
@@ -654,7 +655,7 @@ def test_crashed_worker_is_replaced(graph_file):
         thread.join(5)
         assert isinstance(slow.get("error"), WorkerCrashed), slow
         # 503, not 500: nothing is wrong with the query as far as anyone knows; retry.
-        assert slow["error"].status == 503 and slow["elapsed"] < 5
+        assert http_status(slow["error"]) == 503 and slow["elapsed"] < 5
         assert slow["error"].retry_after >= 1
         assert "replaced" in slow["error"].message and "SIGKILL" in slow["error"].message
         # An idle worker that dies is noticed and replaced too; the other one answers.
@@ -692,7 +693,7 @@ def test_a_graph_that_cannot_load(tmp_path):
     with QueryPool(bad, QueryLimits(workers=1)) as p:
         with pytest.raises(QueryRefused) as exc:
             p.wait_ready(30)
-        assert exc.value.status == 503 and "could not load" in exc.value.message
+        assert http_status(exc.value) == 503 and "could not load" in exc.value.message
     with pytest.raises(FileNotFoundError):
         QueryPool(tmp_path / "missing.nt.gz")
     (tmp_path / "data.xyz").write_text("")
@@ -714,8 +715,8 @@ def test_the_worker_refuses_with_the_same_status_and_message(pool):
             check_query(query, full=True)
         with pytest.raises(QueryRefused) as there:
             pool.run(query)
-        assert (there.value.status, there.value.message) == (
-            here.value.status, here.value.message), query
+        assert (http_status(there.value), there.value.message) == (
+            http_status(here.value), here.value.message), query
 
 
 def test_the_calling_process_never_parses_a_query(pool, monkeypatch):
@@ -743,7 +744,7 @@ def test_the_calling_process_never_parses_a_query(pool, monkeypatch):
         pool.run("CONSTRUCT WHERE { ?s ?p ?o }", "csv")
     with pytest.raises(QueryRefused) as exc:  # 413 without shipping the text to a worker
         pool.run("ASK {} #" + "x" * MAX_QUERY_BYTES)
-    assert exc.value.status == 413
+    assert http_status(exc.value) == 413
 
 
 def test_an_expensive_check_is_stopped_by_the_time_limit(graph_file):
@@ -765,11 +766,11 @@ def test_an_expensive_check_is_stopped_by_the_time_limit(graph_file):
 def test_a_prologue_alone_is_malformed_not_an_update(pool, query):
     with pytest.raises(QueryRefused) as here:
         check_query(query)
-    assert here.value.status == 400 and here.value.message.startswith("Malformed query")
+    assert http_status(here.value) == 400 and here.value.message.startswith("Malformed query")
     assert "read-only" not in here.value.message
     with pytest.raises(QueryRefused) as there:
         pool.run(query)
-    assert (there.value.status, there.value.message) == (400, here.value.message)
+    assert (http_status(there.value), there.value.message) == (400, here.value.message)
 
 
 def test_the_cache_of_verdicts_is_bounded():
@@ -823,10 +824,10 @@ def test_graphs_are_cut_at_max_result_bytes_after_a_whole_triple(small_pool, dir
     rdf = choose_format("CONSTRUCT", fmt).rdf
     assert len(list(ox.parse(result.body, format=rdf))) == result.rows > 0
     # The most triples that fit: the same cut in this process, and one more triple is too many.
-    from kgpub.sparql import worker
+    from kgpub.sparql import capped
 
-    out = worker._Collect()
-    rows, reason = worker._triples(direct_store.query(query), choose_format(
+    out = capped.Collect()
+    rows, reason = capped.triples(direct_store.query(query), choose_format(
         "CONSTRUCT", fmt), 1000, CAP, {"ex": EX}, out)
     assert (rows, reason) == (result.rows, "bytes") and len(out.data) <= CAP
     more = list(direct_store.query(query))[: rows + 1]
@@ -1038,3 +1039,25 @@ def test_a_cancelled_wait_gives_its_place_back(graph_file):
 
         assert asyncio.run(main()).body == b'{"head":{},"boolean":true}'
         assert [w["state"] for w in p.status()["workers"]] == ["idle"]
+
+
+def test_error_kinds_carry_no_protocol_codes():
+    """The engine's errors say what went wrong; the server's one table says what that is in
+    HTTP (a kind missing from it would be a 500), and a worker's refusal comes back as the
+    kind it sent."""
+    from kgpub.server.sparql import HTTP_STATUS
+    from kgpub.sparql import errors
+
+    kinds = [k for k in vars(errors).values()
+             if isinstance(k, type) and issubclass(k, errors.QueryError)]
+    assert len(kinds) == 11
+    for kind in kinds:
+        assert not hasattr(kind, "status")
+        if kind not in (errors.QueryError, errors.QueryRefused):
+            assert any(k in HTTP_STATUS for k in kind.__mro__), kind
+    assert http_status(errors.WorkerCrashed("gone")) == 503
+    assert http_status(errors.EngineFault("bug")) == 500
+    for name, kind in errors.REFUSALS.items():
+        again = errors.refusal(name, "why")
+        assert type(again) is kind and again.message == "why"
+    assert type(errors.refusal("QueryRefused", "x")) is errors.EngineFault  # not a kind to send

@@ -34,6 +34,7 @@ from kgpub.render import harvest
 from kgpub.render.rdf import entity_documents
 from kgpub.validate import Report, validate_sources
 from kgtest import BASE, copy_project
+from oaiutil import RDF_SCHEMA_PATH
 from xsdutil import OAI_NS, RDF_NS, oai_errors, sitemap_schema
 
 FORBIDDEN = [chr(c) for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)] + ["\ufffe", "\uffff"]
@@ -271,7 +272,7 @@ def test_oai_provider_on_the_build(dirty_project, dirty_site):
     repo = dirty_project.repository
     info = RepositoryInfo(repo["name"], "https://example.org/oai", (repo["admin_email"],),
                           repo["oai_repository_identifier"], meta["earliest_datestamp"],
-                          records[0].local_id, page_size=4)
+                          records[0].local_id, page_size=4, rdf_schema_path=RDF_SCHEMA_PATH)
     provider = OaiProvider(info, records, sets)
     check_harvest(every_request(provider.respond))
 
@@ -304,7 +305,8 @@ def test_rdf_written_by_an_older_kgpub(dirty_site):
     position = next(n for n, r in enumerate(records) if r.local_id == "resource/dirty-entry")
     records[position] = replace(records[position], rdf_xml=old)
     info = RepositoryInfo("r", "https://example.org/oai", ("a@b.org",), REPO_ID,
-                          meta["earliest_datestamp"], records[0].local_id)
+                          meta["earliest_datestamp"], records[0].local_id,
+                          rdf_schema_path=RDF_SCHEMA_PATH)
     provider = OaiProvider(info, records, sets)
     args = [("verb", "GetRecord"), ("identifier", f"oai:{REPO_ID}:resource/dirty-entry"),
             ("metadataPrefix", "rdf")]

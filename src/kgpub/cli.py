@@ -12,7 +12,7 @@ import click
 
 from . import __version__
 from .config import Project, load_project
-from .errors import EXIT_INVALID, EXIT_OK, InvalidData, KgpubError
+from .errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, InvalidData, KgpubError
 
 PROJECT_HELP = "The project directory (holding kgpub.toml, ontology/, data/, shapes/)."
 # --project works before the command (kgpub --project P build) and after it (kgpub build
@@ -166,23 +166,31 @@ def _progress_bar():
 @click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True,
               help="Proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated "
               "addresses, or '*' behind a proxy that always sets them).")
+@click.option("--store", default=None, metavar="QUERY_URL",
+              help="Answer /sparql with this SPARQL 1.1 store (after the same checks and "
+              "limits) instead of the embedded engine  [default: [sparql] store].")
+@click.option("--app-only", is_flag=True, default=False,
+              help="Serve /sparql and /oai only, not the site's files (replicas behind a web "
+              "server).")
 @click.option("--watch", is_flag=True, default=False,
               help="Preview for editors: build into --site (default site/), rebuild when data/, "
               "ontology/, shapes/ or kgpub.toml change, and reload the pages open in a browser; "
               "problems show in the terminal and on the pages. Not for production.")
 def serve(project_dir: Path, site_dir: Path | None, host: str, port: int, workers: int,
           get_path: str | None, accept: str | None, forwarded_allow_ips: str,
-          watch: bool) -> None:
+          store: str | None, app_only: bool, watch: bool) -> None:
     """Serve the site with content negotiation, the SPARQL endpoint and the harvesting
     interfaces, on a production ASGI server (uvicorn)."""
     from .layout import HOME
     from .site import build as build_site
 
-    if watch and (get_path is not None or workers != 1):
-        raise click.UsageError("--watch runs one server process: it takes neither --get nor "
-                               "--workers")
+    if watch and (get_path is not None or workers != 1 or app_only):
+        raise click.UsageError("--watch runs one server process with the site: it takes "
+                               "neither --get, --workers nor --app-only")
     try:
         project = _project(project_dir)
+        if store:
+            project = _with_store(project, store)
         if watch:
             from .server.preview import serve_preview
 
@@ -202,9 +210,54 @@ def serve(project_dir: Path, site_dir: Path | None, host: str, port: int, worker
         sys.exit(_get_once(project, site_dir, get_path, accept))
     from .server.app import serve_forever
 
-    click.echo(f"Serving {site_dir} at http://{host}:{port}/ (SPARQL at /sparql; Ctrl-C stops)")
+    what = "/sparql and /oai of " if app_only else ""
+    via = f", SPARQL by {project.store}" if project.store else ""
+    click.echo(f"Serving {what}{site_dir} at http://{host}:{port}/ (SPARQL at /sparql{via}; "
+               "Ctrl-C stops)")
     serve_forever(project, site_dir, host=host, port=port, workers=workers,
-                  forwarded_allow_ips=forwarded_allow_ips)
+                  forwarded_allow_ips=forwarded_allow_ips, app_only=app_only)
+
+
+def _with_store(project: Project, store: str) -> Project:
+    import dataclasses
+
+    from .config import SCHEMA
+    from .errors import ConfigError
+
+    problem = SCHEMA["sparql"]["store"](store)
+    if problem:
+        raise ConfigError(f"--store {store!r}: {problem}")
+    return dataclasses.replace(project, store=store)
+
+
+@main.command()
+@click.option("--site", "site_dir", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="The build to publish (the directory kgpub build wrote).")
+@click.option("--store", required=True, metavar="QUERY_URL",
+              help="The store's SPARQL 1.1 query endpoint.")
+@click.option("--graph-store", required=True, metavar="GSP_URL",
+              help="The store's SPARQL 1.1 Graph Store HTTP Protocol endpoint.")
+def publish(site_dir: Path, store: str, graph_store: str) -> None:
+    """Load a build's graph into a SPARQL 1.1 store as a new named graph, then switch the
+    store to it atomically (kgpub serve --store reads the switch); older build graphs but the
+    previous one are deleted."""
+    from .config import SCHEMA
+    from .publish import publish as publish_build
+
+    try:
+        for option, url in (("--store", store), ("--graph-store", graph_store)):
+            if problem := SCHEMA["sparql"]["store"](url):
+                raise KgpubError(f"{option} {url!r}: {problem}")
+        done = publish_build(site_dir, store, graph_store)
+    except KgpubError as exc:
+        _fail(exc)
+        return
+    if not done.loaded:
+        click.echo(f"{done.graph} ({done.triples} triples) is already the current build; "
+                   "nothing sent")
+        return
+    deleted = f"; deleted {len(done.deleted)} older build graph(s)" if done.deleted else ""
+    click.echo(f"Published {done.triples} triples as {done.graph}, now current{deleted}")
 
 
 def _get_once(project: Project, site_dir: Path, path: str, accept: str | None) -> int:
@@ -259,11 +312,11 @@ def query(project_dir: Path, query: str, fmt: str) -> None:
                 pool.wait_ready(120)
                 result = pool.run(query, None if fmt == "table" else fmt)
     except QueryError as exc:
-        click.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
+        click.echo(f"error: {exc.message}", err=True)
         sys.exit(EXIT_QUERY)
     except OSError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     except KgpubError as exc:
         _fail(exc)
         return
@@ -277,8 +330,68 @@ def query(project_dir: Path, query: str, fmt: str) -> None:
             click.echo(f"warning: result cut at {limits.max_rows} rows", err=True)
 
 
-# A refused, malformed or timed-out query is a usage error.
-EXIT_QUERY = 2
+@main.group()
+def deploy() -> None:
+    """Configurations for the web servers a published site runs on (see the README,
+    "Deploying")."""
+
+
+@deploy.command("nginx")
+@project_option
+@click.option("--site", "site_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("site"), show_default=True, help="The built site nginx serves.")
+@click.option("--listen", default="8080", show_default=True, help="PORT or ADDRESS:PORT.")
+@click.option("--server-name", default="_", show_default=True, help="nginx server_name.")
+@click.option("--app", default=None, metavar="URL",
+              help="The application /sparql and /oai are proxied to, e.g. http://127.0.0.1:8000.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the configuration to FILE instead of printing it.")
+def deploy_nginx(project_dir: Path, site_dir: Path, listen: str, server_name: str,
+                 app: str | None, out: Path | None) -> None:
+    """Print an nginx configuration (maps and a server block, for nginx's http context) that
+    serves the site as kgpub serve does: negotiation, headers, tombstones, 404 pages."""
+    from .deploy.nginx import NginxOptions, generate
+
+    try:
+        text = generate(_project(project_dir), NginxOptions(site_dir, listen, server_name, app))
+    except KgpubError as exc:
+        _fail(exc)
+        return
+    _emit(text, out)
+
+
+@deploy.command("w3id")
+@project_option
+@click.option("--target", required=True, metavar="URL",
+              help="Where the site is served, e.g. https://example.org/sphr/.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the .htaccess to FILE instead of printing it.")
+def deploy_w3id(project_dir: Path, target: str, out: Path | None) -> None:
+    """Print the .htaccess the w3id.org registry needs for the base IRI: redirects to TARGET
+    keeping the path, with content negotiation to each IRI's documents."""
+    from .deploy.w3id import generate
+
+    try:
+        text = generate(_project(project_dir), target)
+    except KgpubError as exc:
+        _fail(exc)
+        return
+    _emit(text, out)
+
+
+def _emit(text: str, out: Path | None) -> None:
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(KgpubError(f"cannot write {out}: {exc.strerror}"))
+
+
+# Every kind of query error (kgpub.sparql.errors: refused, timed out, busy, the engine
+# unavailable) is the query's or the machine's, never the data's: a usage error, not 1.
+EXIT_QUERY = EXIT_USAGE
 
 
 if __name__ == "__main__":

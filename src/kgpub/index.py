@@ -33,8 +33,6 @@ ORG = "http://www.w3.org/ns/org#"
 VOID = "http://rdfs.org/ns/void#"
 
 RDF_TYPE = RDF + "type"
-# Where a thing's name is found, in order of preference.
-LABEL_PROPERTIES = (SKOS + "prefLabel", DCT + "title", FOAF + "name", RDFS + "label")
 
 STANDARD_PREFIXES = {
     "rdf": RDF,
@@ -64,6 +62,8 @@ class Index:
         self.base = project.base
         self.vocab = project.vocab
         self.ontology_iri = project.base + "ontology"
+        # Where a thing's name is found, in order of preference ([site] label_properties).
+        self.label_properties = project.label_properties
         self.derived = entailments(sources) if derived is None else derived
         # The vocabulary's document: the ontology and what is derived about its subjects (the
         # resource types are skos:Concepts, a scheme has its top concepts).
@@ -163,6 +163,19 @@ class Index:
             for o in self.out.get(sub, {}).get(RDFS + "subClassOf", [])
         )
 
+    def is_subclass(self, sub: str, sup: str) -> bool:
+        """sub is sup or below it along rdfs:subClassOf (cycles cut); the classes read are
+        recorded, as values() records them."""
+        seen, stack = set(), [sub]
+        while stack:
+            node = stack.pop()
+            if node == sup:
+                return True
+            if node not in seen:
+                seen.add(node)
+                stack.extend(o.value for o in self.values(node, RDFS + "subClassOf"))
+        return False
+
     def kind(self, iri: str) -> str:
         """A coarse kind that picks the page template."""
         self.note(iri)
@@ -226,7 +239,7 @@ class Index:
         )
 
     def label(self, iri: str, lang: str) -> Label:
-        for prop in LABEL_PROPERTIES:
+        for prop in self.label_properties:
             found = self.text(iri, prop, lang)
             if found:
                 return found
@@ -249,7 +262,7 @@ class Index:
         return [e for e in self.entities if self.kind(e) == "entry" and not self.is_tombstone(e)]
 
     def has_label(self, iri: str) -> bool:
-        return any(self.values(iri, p) for p in LABEL_PROPERTIES)
+        return any(self.values(iri, p) for p in self.label_properties)
 
     def incoming(self, iri: str, prop: str | None = None) -> list[str]:
         found = [s for s, p in self.inc.get(iri, []) if prop is None or p == prop]
@@ -289,7 +302,7 @@ class Index:
                         linked.add(o.value)
         for other in sorted(linked):
             node = ox.NamedNode(other)
-            for prop in LABEL_PROPERTIES:
+            for prop in self.label_properties:
                 for v in self.values(other, prop):
                     triples.append(ox.Triple(node, ox.NamedNode(prop), v))
         return triples

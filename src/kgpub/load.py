@@ -111,6 +111,7 @@ class Sources:
     flagged: dict[str, FlaggedText] = field(default_factory=dict)
     base: str = ""
     languages: tuple[str, ...] = ()  # the site's: other languages' pages live under 'fr/'...
+    label_properties: tuple[str, ...] = ()  # the site's ([site] label_properties)
     # ontology and data files: their triples in parse order, and where they are on disk
     file_triples: dict[str, list[ox.Triple]] = field(default_factory=dict)
     paths: dict[str, Path] = field(default_factory=dict)
@@ -217,7 +218,7 @@ def source_files(directory: Path) -> list[Path]:
 
 def load_sources(project: Project, *, with_shapes: bool = True) -> Sources:
     src = Sources(base=project.base, languages=project.languages,
-                  literal_limit=literal_limit(project))
+                  label_properties=project.label_properties, literal_limit=literal_limit(project))
     roles = [("ontology", project.ontology_dir), ("data", project.data_dir)]
     if with_shapes:
         roles.append(("shapes", project.shapes_dir))

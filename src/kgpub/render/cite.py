@@ -4,14 +4,9 @@ Everything is taken from the data (no author, date or publisher is ever guessed)
 is deterministic: the same Work gives the same bytes. `work_from_index` reads an entry once;
 the three formatters only look at the resulting Work, so they can be tested on hand-made values.
 
-Type mappings (dcterms:type slug -> BibTeX entry type / RIS TY):
-
-    expert-commentary  @misc        ELEC   written for the platform and published online
-    report             @techreport  RPRT   (@misc when there is no publisher to be the institution)
-    policy-paper       @techreport  RPRT   a briefing of an organisation: a report with its own type
-    article            @article     JOUR   the journal is not in the data, so it is left out
-    guide              @manual      GEN    practical guidance published by an organisation
-    publication, other @misc        GEN
+Which BibTeX entry type and RIS type an entry gets depends on its resource type (dcterms:type):
+[site.entry_types] in kgpub.toml (kgpub.config.EntryType), misc and GEN for types it does not
+list. A @techreport without a publisher to be its institution is written as @misc.
 """
 
 from __future__ import annotations
@@ -25,24 +20,9 @@ import pyoxigraph as ox
 from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date, format_skeleton
 
+from ..config import GENERIC_BIBTEX, GENERIC_RIS
 from ..index import DCT, FOAF, Index
 
-BIBTEX_TYPES = {
-    "expert-commentary": "misc",
-    "report": "techreport",
-    "policy-paper": "techreport",
-    "article": "article",
-    "guide": "manual",
-    "publication": "misc",
-}
-RIS_TYPES = {
-    "expert-commentary": "ELEC",
-    "report": "RPRT",
-    "policy-paper": "RPRT",
-    "article": "JOUR",
-    "guide": "GEN",
-    "publication": "GEN",
-}
 # The BibTeX field that names who published it, per entry type.
 BIBTEX_PUBLISHER_FIELD = {"techreport": "institution", "manual": "organization"}
 BIBTEX_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -86,7 +66,7 @@ class Work:
     iri: str  # the entry's persistent IRI
     title: str
     title_lang: str | None
-    kind: str  # slug of its dcterms:type ("expert-commentary", "report"...), "" if none
+    kind: str  # the last segment of its dcterms:type ("expert-commentary"...), "" if none
     kind_label: str | None  # that type's label in the page language
     creators: tuple[str, ...]  # display names, persons and organisations
     publishers: tuple[str, ...]
@@ -98,6 +78,9 @@ class Work:
     # Names (among creators and publishers) of foaf:Person agents. Only these are ever split
     # into family and given names; any other name is an organisation's and stays verbatim.
     persons: frozenset[str] = frozenset()
+    # Its BibTeX entry type and RIS type, from its resource type ([site.entry_types]).
+    bibtex_type: str = GENERIC_BIBTEX
+    ris_type: str = GENERIC_RIS
 
 
 # ---- reading an entry ---------------------------------------------------------------------
@@ -112,6 +95,7 @@ def work_from_index(index: Index, iri: str, lang: str) -> Work:
     topics = {
         index.label(v.value, lang).text for v in index.values(iri, DCT + "subject") if _is_iri(v)
     }
+    entry_type = index.project.entry_type(type_iri)
     return Work(
         iri=iri,
         title=title.text,
@@ -126,6 +110,8 @@ def work_from_index(index: Index, iri: str, lang: str) -> Work:
         keywords=tuple(sorted(topics, key=lambda t: (t.casefold(), t))),
         site_title=index.project.title,
         persons=creator_persons | publisher_persons,
+        bibtex_type=entry_type.bibtex,
+        ris_type=entry_type.ris,
     )
 
 
@@ -267,9 +253,9 @@ def _sentence(text: str) -> str:
 
 def bibtex(work: Work) -> str:
     """One BibTeX entry (UTF-8; LaTeX specials escaped so any text keeps the file parseable)."""
-    entry_type = BIBTEX_TYPES.get(work.kind, "misc")
+    entry_type = work.bibtex_type
     if entry_type == "techreport" and not work.publishers:
-        entry_type = "misc"  # a techreport needs an institution; the data names none
+        entry_type = GENERIC_BIBTEX  # a techreport needs an institution; the data names none
     parts = _date_parts(work.date)
     url = work.iri.translate(URL_ESCAPES)
     fields: list[tuple[str, str | None]] = [
@@ -349,7 +335,7 @@ def ris(work: Work) -> str:
     """One RIS record: "TAG  - value" lines ending in CRLF, TY first and ER last (RIS spec)."""
     parts = _date_parts(work.date)
     tags: list[tuple[str, str | None]] = [
-        ("TY", RIS_TYPES.get(work.kind, "GEN")),
+        ("TY", work.ris_type),
         ("TI", work.title),
         *(("AU", _ris_name(work, n)) for n in work.creators),
         ("PY", str(parts[0]) if parts else None),

@@ -18,8 +18,7 @@ from ..layout import (
     SEARCH_PAGE,
     SPARQL,
     STYLESHEET,
-    TOPICS,
-    TYPES,
+    entity_path,
     html_page,
 )
 from .i18n import language_name, prefix, translations
@@ -105,10 +104,11 @@ def chrome(project, page: str, lang: str | None = None, *, absolute: bool = Fals
         "site_title": project.title,
         "site_description": project.description,
         "home": link(here + HOME),
-        "topics_href": link(here + html_page(TOPICS)),
+        # the topic and type indexes: the schemes' pages ([site] topic_scheme, type_scheme)
+        "topics_href": link(here + _scheme_page(project, project.topic_scheme)),
         "az_href": link(here + AZ),
         "browse_href": link(here + BROWSE_INDEX),
-        "types_href": link(here + html_page(TYPES)),
+        "types_href": link(here + _scheme_page(project, project.type_scheme)),
         "search_href": link(here + SEARCH_PAGE),
         "ontology_href": link(here + html_page(ONTOLOGY)),
         "sparql_href": link(SPARQL),
@@ -122,3 +122,7 @@ def chrome(project, page: str, lang: str | None = None, *, absolute: bool = Fals
         "pager": None,
         "search_filters": [],
     }
+
+
+def _scheme_page(project, scheme: str) -> str:
+    return html_page(entity_path(scheme, project.base, project.vocab))

@@ -1,7 +1,9 @@
 """The one ASGI application behind `kgpub serve`, `kgpub serve --get` and the tests.
 
-Routes: /sparql (SPARQL 1.1 Protocol), and every other path: the built site's files, with
-IRIs under the base dereferenced by content negotiation (303 See Other to a document)."""
+Routes: /sparql (SPARQL 1.1 Protocol), /oai (OAI-PMH), and every other path: the built site's
+files, with IRIs under the base dereferenced by content negotiation (303 See Other to a
+document). An application-only app (`kgpub serve --app-only`, replicas behind a web server that
+serves the files) answers 404 there."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..config import Project
@@ -42,13 +44,15 @@ def create_app(
     settings: ServerSettings | None = None,
     query_pool=None,
     poll: float = POLL_SECONDS,
+    app_only: bool = False,
     preview: Preview | None = None,
 ) -> Starlette:
     """Build the application over the site at site_dir (the link `kgpub build` publishes, or
     a plain built directory). Its current build's SPARQL workers start with the app
     (lifespan), and a newer build published meanwhile is switched to (kgpub.server.snapshot);
-    a query_pool passed in (tests share one) serves the first build. With a preview
-    (`kgpub serve --watch` only), its routes and the middleware adding its script to pages."""
+    a query_pool passed in (tests share one) serves the first build. app_only: no files,
+    only /sparql and /oai. With a preview (`kgpub serve --watch` only), its routes and the
+    middleware adding its script to pages."""
     settings = settings or ServerSettings(sparql=dict(project.sparql))
     limits = QueryLimits.from_config(settings.sparql)
     publication = Publication(project, Path(site_dir), settings, pool=query_pool, poll=poll)
@@ -77,6 +81,11 @@ def create_app(
     async def site(request: Request) -> Response:
         return await current(request).site.handle(request)
 
+    async def not_served(request: Request) -> Response:
+        return PlainTextResponse(
+            f"404 Not Found: this application server answers /{SPARQL} and /{OAI} only; the "
+            "site's files are served by the web server in front of it.\n", status_code=404)
+
     async def sparql_slash(request: Request) -> Response:
         query = request.scope.get("query_string", b"").decode("latin-1")
         # 308 keeps a POST a POST (with its body); 301 is what GET clients know best.
@@ -94,7 +103,7 @@ def create_app(
             Route(f"/{SPARQL}/", sparql_slash, methods=["GET", "HEAD", "POST", "OPTIONS"]),
             Route(f"/{OAI}", oai, methods=["GET", "HEAD", "POST"]),
             *(preview.routes() if preview is not None else []),
-            Route("/{path:path}", site, methods=["GET", "HEAD"]),
+            Route("/{path:path}", not_served if app_only else site, methods=["GET", "HEAD"]),
         ],
         lifespan=lifespan,
     )
@@ -179,7 +188,7 @@ def _safe_location(value: bytes) -> bytes:
 
 
 def serve_forever(project: Project, site_dir: Path, *, host: str, port: int, workers: int,
-                  forwarded_allow_ips: str = "127.0.0.1") -> None:
+                  forwarded_allow_ips: str = "127.0.0.1", app_only: bool = False) -> None:
     """Run the app on uvicorn with the strict HTTP/1.1 parser (kgpub.server.http). Several
     workers need an import string: the factory below reads the project and site from the
     environment. X-Forwarded-For/-Proto are honoured only from forwarded_allow_ips."""
@@ -190,6 +199,9 @@ def serve_forever(project: Project, site_dir: Path, *, host: str, port: int, wor
     os.environ["KGPUB_PROJECT"] = os.path.abspath(project.root)
     # Not resolved: the site is a link that each new build moves to its new generation.
     os.environ["KGPUB_SITE"] = os.path.abspath(site_dir)
+    # What the command line may override in kgpub.toml, for the factory in each worker.
+    os.environ["KGPUB_STORE"] = project.store or ""
+    os.environ["KGPUB_APP_ONLY"] = "1" if app_only else ""
     uvicorn.run("kgpub.server.app:app_from_environment", factory=True, host=host, port=port,
                 workers=workers, **uvicorn_options(forwarded_allow_ips))
 
@@ -203,9 +215,13 @@ def uvicorn_options(forwarded_allow_ips: str) -> dict:
 
 
 def app_from_environment() -> Starlette:
+    import dataclasses
     import os
 
     from ..config import load_project
 
     project = load_project(os.environ.get("KGPUB_PROJECT", "."))
-    return create_app(project, Path(os.environ.get("KGPUB_SITE", "site")))
+    if os.environ.get("KGPUB_STORE"):
+        project = dataclasses.replace(project, store=os.environ["KGPUB_STORE"])
+    return create_app(project, Path(os.environ.get("KGPUB_SITE", "site")),
+                      app_only=bool(os.environ.get("KGPUB_APP_ONLY")))

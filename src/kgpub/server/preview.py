@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import html
 import json
 import sys
@@ -158,7 +159,10 @@ class Preview:
         if outcome.ok and self.publication is not None:
             started = time.monotonic()
             with contextlib.suppress(KgpubError):  # it just built with it: cannot fail but in a race
-                self.publication.project = load_project(self.root)  # a new base, a new title...
+                # The new build's settings (base, title...), but the server's own: the store
+                # it was started with (--store), like [sparql] limits, stays until a restart.
+                self.publication.project = dataclasses.replace(
+                    load_project(self.root), store=self.publication.project.store)
             try:
                 await self.publication.refresh()
             except Exception as exc:  # noqa: BLE001 - the old build stays in service

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import functools
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
@@ -21,22 +20,27 @@ from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
-from .. import layout
 from ..config import Project
-from ..formats import NTRIPLES, RDF_FORMATS, serialize
+from ..formats import RDF_FORMATS, serialize
 from ..render.templates import chrome, environment
 from ..sparql import (
     GRAPH_FORMATS,
     HTML_ROWS,
     QUERY_FORMS,
     SOLUTION_FORMATS,
+    EngineFault,
+    EngineUnavailable,
     FormatNotAvailable,
     PoolBusy,
+    QueryError,
+    QueryInvalid,
     QueryLimits,
-    QueryPool,
-    QueryRefused,
     QueryResult,
     QueryTimeout,
+    QueryTooLarge,
+    StoreFailed,
+    StoreTimeout,
+    UnsupportedContentType,
     check_text,
     choose_format,
     example_queries,
@@ -44,6 +48,7 @@ from ..sparql import (
 from .conneg import negotiate
 from .limits import BodyTooLarge, read_body, sparql_body_limit
 from .static import SiteFiles
+from .store import query_backend
 from .urls import public_url
 
 CORS = {
@@ -69,6 +74,28 @@ RESULT_FORMAT_IRIS = {
     "application/rdf+xml": "RDF_XML",
 }
 
+# What each kind of error (kgpub.sparql.errors) is in HTTP; a subclass takes its nearest
+# ancestor's status (WorkerCrashed is EngineUnavailable's 503).
+HTTP_STATUS: dict[type[QueryError], int] = {
+    QueryInvalid: 400,
+    FormatNotAvailable: 406,
+    QueryTooLarge: 413,
+    UnsupportedContentType: 415,
+    EngineFault: 500,
+    EngineUnavailable: 503,
+    QueryTimeout: 503,
+    PoolBusy: 503,
+    StoreFailed: 502,
+    StoreTimeout: 504,
+}
+
+
+def http_status(error: QueryError) -> int:
+    for kind in type(error).__mro__:
+        if kind in HTTP_STATUS:
+            return HTTP_STATUS[kind]
+    return 500
+
 
 class SparqlEndpoint:
     def __init__(self, project: Project, files: SiteFiles, config: dict, pool=None):
@@ -77,7 +104,7 @@ class SparqlEndpoint:
         self.limits = QueryLimits.from_config(config)
         self.pool = pool
         self._own_pool = pool is None
-        # Pages are rendered here, off the event loop (bounded work: see kgpub.sparql.worker._view).
+        # Pages are rendered here, off the event loop (bounded work: see kgpub.sparql.view).
         # One thread: pages wait for each other rather than compete with the loop for the GIL.
         self._pages = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kgpub-sparql-page")
         self._stopped = False
@@ -85,12 +112,8 @@ class SparqlEndpoint:
     # ---- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self.pool is None:
-            path = layout.dump_path(NTRIPLES)
-            dump = self.files.resolve(path)
-            if dump is None:
-                raise FileNotFoundError(f"the site has no {path}; rebuild it")
-            self.pool = QueryPool(Path(dump), self.limits)
+        if self.pool is None:  # the build's dump in the engine's workers, or a store
+            self.pool = query_backend(self.project.store, self.files, self.limits)
         # Start answering once the graph is loaded (a query before that would get 503).
         await asyncio.to_thread(self.pool.wait_ready, 120)
 
@@ -107,8 +130,8 @@ class SparqlEndpoint:
             return Response(status_code=204, headers=CORS)
         try:
             params = await self._params(request)
-        except QueryRefused as exc:
-            return await self._error(exc.status, exc.message, request)
+        except QueryError as exc:
+            return await self._error(http_status(exc), exc.message, request)
         if "update" in params:
             return await self._error(
                 400, "This endpoint is read-only: SPARQL Update is not accepted.", request)
@@ -134,7 +157,7 @@ class SparqlEndpoint:
             try:
                 text = body.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise QueryRefused(400, "The form body is not UTF-8.") from exc
+                raise QueryInvalid("The form body is not UTF-8.") from exc
             # Decoding a form of up to a mebibyte: in a thread, not on the event loop.
             pairs = parse_qsl(text, keep_blank_values=True) if len(text) < 16384 else (
                 await asyncio.to_thread(parse_qsl, text, keep_blank_values=True))
@@ -142,19 +165,18 @@ class SparqlEndpoint:
                 params.setdefault(key, []).append(value)
         elif ctype == "application/sparql-query":
             if "query" in params:
-                raise QueryRefused(400, "Send the query in the body or in the URL, not both.")
+                raise QueryInvalid("Send the query in the body or in the URL, not both.")
             try:
                 params["query"] = [body.decode("utf-8")]
             except UnicodeDecodeError as exc:
-                raise QueryRefused(400, "The query is not UTF-8.") from exc
+                raise QueryInvalid("The query is not UTF-8.") from exc
         elif ctype == "application/sparql-update":
             params["update"] = [""]
         else:
-            raise QueryRefused(
-                415 if ctype else 400,
+            # without a Content-Type the request is malformed; with another one, unsupported
+            raise (UnsupportedContentType if ctype else QueryInvalid)(
                 "POST a form (application/x-www-form-urlencoded) or a query "
-                "(application/sparql-query).",
-            )
+                "(application/sparql-query).")
         return params
 
     def _plan(self, request: Request, params: dict[str, list[str]]) -> dict:
@@ -187,8 +209,8 @@ class SparqlEndpoint:
     async def _run(self, request: Request, query: str, params: dict[str, list[str]]) -> Response:
         try:  # only what costs next to nothing here; the worker checks the rest
             check_text(query, self.limits.max_query_bytes)
-        except QueryRefused as exc:
-            return await self._error(exc.status, exc.message, request, query)
+        except QueryError as exc:
+            return await self._error(http_status(exc), exc.message, request, query)
         try:
             result = await self.pool.arun(
                 query,
@@ -199,12 +221,11 @@ class SparqlEndpoint:
                 # Relative IRIs in the query resolve against the endpoint's URL.
                 base_iri=public_url(request.scope, "/sparql"),
             )
-        except QueryRefused as exc:
-            if exc.status == 406:
-                return await self._error(406, exc.message, request)
-            return await self._error(exc.status, exc.message, request, query, exc.retry_after)
-        except (QueryTimeout, PoolBusy) as exc:
-            return await self._error(503, str(exc), request, query, exc.retry_after)
+        except FormatNotAvailable as exc:  # said as text or JSON: no page has this format
+            return await self._error(http_status(exc), exc.message, request)
+        except QueryError as exc:
+            return await self._error(http_status(exc), exc.message, request, query,
+                                     exc.retry_after)
         headers = dict(CORS)
         headers["X-SPARQL-Max-Rows"] = str(self.limits.max_rows)
         headers["X-SPARQL-Max-Bytes"] = str(self.limits.max_result_bytes)
@@ -287,7 +308,7 @@ class SparqlEndpoint:
     def _page(self, request: Request, query: str | None, *, result: QueryResult | None = None,
               error: str | None = None, status: int = 200, headers: dict | None = None) -> Response:
         """The page (in a thread): the form, examples, and an error or the excerpt of a result
-        that the worker made (kgpub.sparql.worker._view: at most HTML_ROWS rows, long cells cut)."""
+        that the worker made (kgpub.sparql.view: at most HTML_ROWS rows, long cells cut)."""
         examples = example_queries(self.project.base)
         ctx = chrome(self.project, "sparql.html", absolute=True)
         view = (result.view or {}) if result is not None else {}
@@ -373,7 +394,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     try:
         return await read_body(request, limit)
     except BodyTooLarge as exc:
-        raise QueryRefused(413, str(exc)) from None
+        raise QueryTooLarge(str(exc)) from None
 
 
 def _error_kind(accept: str | None) -> str:

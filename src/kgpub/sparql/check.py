@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from .errors import QueryRefused
+from .errors import QueryInvalid, QueryRefused, QueryTooLarge
 from .formats import GRAPH_FORMS, QUERY_FORMS
 from .limits import MAX_QUERY_BYTES
 
@@ -52,15 +52,15 @@ def check_text(text: str, max_bytes: int = MAX_QUERY_BYTES) -> bytes:
     """The checks that cost next to nothing (the HTTP server's part): text, valid Unicode, not
     empty, not over max_bytes (413). Returns the UTF-8 bytes."""
     if not isinstance(text, str):
-        raise QueryRefused(400, "The query must be text.")
+        raise QueryInvalid("The query must be text.")
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise QueryRefused(400, "The query is not valid Unicode text.") from exc
+        raise QueryInvalid("The query is not valid Unicode text.") from exc
     if len(data) > max_bytes:
-        raise QueryRefused(413, f"The query is {len(data)} bytes; the limit is {max_bytes}.")
+        raise QueryTooLarge(f"The query is {len(data)} bytes; the limit is {max_bytes}.")
     if not text.strip():
-        raise QueryRefused(400, "The query is empty.")
+        raise QueryInvalid("The query is empty.")
     return data
 
 
@@ -78,52 +78,54 @@ def check_query(text: str, max_bytes: int = MAX_QUERY_BYTES, *, full: bool = Fal
             verdict = _check(text, parse=full or len(data) <= PARSE_IN_PROCESS_BYTES,
                              recursion_room=full)
         except QueryRefused as exc:
-            verdict = (exc.status, exc.message)
+            verdict = (type(exc), exc.message)
         _CACHE.put(key, verdict)
     if isinstance(verdict, tuple):
-        raise QueryRefused(*verdict)
+        kind, message = verdict
+        raise kind(message)
     return verdict
 
 
 def _check(text: str, parse: bool, recursion_room: bool) -> ParsedInfo:
     scan = _scan(text)
     if scan.too_deep:
-        raise QueryRefused(400, f"The query nests brackets more than {MAX_NESTING} deep.")
+        raise QueryInvalid(f"The query nests brackets more than {MAX_NESTING} deep.")
     if scan.ambiguous:
-        raise QueryRefused(
-            400, "The query has too many '<' that could be comparisons or IRIs; put spaces "
-            "around comparison operators."
-        )
+        raise QueryInvalid("The query has too many '<' that could be comparisons or IRIs; put "
+                           "spaces around comparison operators.")
     if scan.update:
-        raise QueryRefused(400, READ_ONLY)
+        raise QueryInvalid(READ_ONLY)
     if scan.service:
-        raise QueryRefused(400, NO_SERVICE)
+        raise QueryInvalid(NO_SERVICE)
     prefixes = tuple(scan.prefixes.items())
     form = _parse(text, recursion_room) if parse else None
     if form is None:  # not parsed here (too big outside a worker, or out of recursion)
         if scan.form is None:
-            raise QueryRefused(400, "Malformed query: expected SELECT, ASK, CONSTRUCT or DESCRIBE.")
+            raise QueryInvalid("Malformed query: expected SELECT, ASK, CONSTRUCT or DESCRIBE.")
         return ParsedInfo(scan.form, prefixes, parsed=False)
     return ParsedInfo(form, prefixes)
 
 
+_Verdict = ParsedInfo | tuple[type[QueryRefused], str]
+
+
 class _InfoCache:
-    """A small LRU of verdicts by query hash (a ParsedInfo, or the (status, message) of a
+    """A small LRU of verdicts by query hash (a ParsedInfo, or the (kind, message) of a
     refusal): a query sent again is not parsed again, and neither is a refused one."""
 
     def __init__(self, size: int = 512):
         self.size = size
-        self._items: OrderedDict[bytes, ParsedInfo | tuple[int, str]] = OrderedDict()
+        self._items: OrderedDict[bytes, _Verdict] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: bytes) -> ParsedInfo | tuple[int, str] | None:
+    def get(self, key: bytes) -> _Verdict | None:
         with self._lock:
             info = self._items.get(key)
             if info is not None:
                 self._items.move_to_end(key)
             return info
 
-    def put(self, key: bytes, info: ParsedInfo | tuple[int, str]) -> None:
+    def put(self, key: bytes, info: _Verdict) -> None:
         with self._lock:
             self._items[key] = info
             while len(self._items) > self.size:
@@ -152,16 +154,16 @@ def _parse(text: str, recursion_room: bool) -> str | None:
             tree = parseQuery(text)
         except RecursionError:
             if recursion_room:
-                raise QueryRefused(400, "The query is too complex to check.") from None
+                raise QueryInvalid("The query is too complex to check.") from None
             return None
         except ParseBaseException as exc:
             if _is_update(text):
-                raise QueryRefused(400, READ_ONLY) from None
-            raise QueryRefused(400, f"Malformed query: {exc}") from None
+                raise QueryInvalid(READ_ONLY) from None
+            raise QueryInvalid(f"Malformed query: {exc}") from None
         except Exception as exc:  # rdflib reports some errors (bad IRIs, escapes) as others
-            raise QueryRefused(400, f"Malformed query: {exc}") from None
+            raise QueryInvalid(f"Malformed query: {exc}") from None
     if "ServiceGraphPattern" in _node_names(tree):
-        raise QueryRefused(400, NO_SERVICE)
+        raise QueryInvalid(NO_SERVICE)
     return _TREE_FORMS[tree[1].name]
 
 

@@ -4,16 +4,16 @@ Queries run in worker processes ("spawn": never a fork of a process that runs th
 holding the whole graph in an in-memory pyoxigraph Store loaded once (kgpub.sparql.worker). The
 calling process (the HTTP server) only checks a query's size and encoding; everything that costs
 time in proportion to what a client sent happens in a worker, under the query's time limit.
-Results travel back in chunks and are spooled (a little in memory, the rest in a temporary file),
-so the caller's memory does not grow with a result, and a worker is free again as soon as its
-answer is spooled, whatever the speed of the client that reads it.
+Results travel back in chunks and are spooled (kgpub.sparql.result), so a worker is free
+again as soon as its answer is spooled, whatever the speed of the client that reads it.
 
 Neither pyoxigraph nor rdflib can cancel a running query, so a query past its deadline is stopped
 by killing its worker, which is replaced in the background.
 
-When every worker is busy, queries wait in a queue: bounded in length (max_queue) and in time
-(max_queue_wait), served round-robin between clients (the caller names the client, e.g. its
-address), so one client's many slow queries cannot starve the others. Waiting costs no thread.
+When every worker is busy, queries wait in a queue (kgpub.sparql.queue): bounded in length
+(max_queue) and in time (max_queue_wait), served round-robin between clients (the caller names
+the client, e.g. its address). This module holds the admission policy: who waits, who is
+refused, and what Retry-After says.
 """
 
 from __future__ import annotations
@@ -26,132 +26,36 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
-import tempfile
 import threading
 import time
 import weakref
-from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import pyoxigraph as ox
+from typing import IO
 
 from .check import check_text
 from .errors import (
-    FormatNotAvailable,
+    EngineFault,
+    EngineUnavailable,
     PoolBusy,
     QueryError,
-    QueryRefused,
     QueryTimeout,
     WorkerCrashed,
+    refusal,
 )
-from .formats import _FORMATS_BY_NAME, GRAPH_FORMS, QUERY_FORMS
+from .formats import _FORMATS_BY_NAME
 from .limits import MiB, QueryLimits
-from .worker import _rdf_format, _recv, _send, _worker_main
+from .messages import query_request, recv, send
+from .processes import WorkerProcess, exit_reason, kill, rss, start_worker
+from .queue import FairQueue, Ticket
+from .result import QueryResult, new_spool
+from .worker import rdf_format
 
-# The caller keeps this much of a result in memory before spooling the rest to a temporary file.
-SPOOL_MEMORY_BYTES = 1 * MiB
-
-
-class QueryResult:
-    """A query's answer. The body is spooled (SpooledTemporaryFile: SPOOL_MEMORY_BYTES in
-    memory, the rest on disk): read it with chunks() to stream it, or .body to have it all in
-    memory (QueryPool.run does that). close() frees the spool.
-
-    format is the short name of the result format ("json", "ttl"...) or "html", for which
-    the body is the worker's excerpt of the result for the page, also as .view."""
-
-    def __init__(self, media_type: str, body: bytes | None = None, truncated: bool = False,
-                 rows: int | None = None, elapsed: float = 0.0, *, spool=None, size: int = 0,
-                 form: str | None = None, format: str | None = None,  # noqa: A002
-                 truncated_reason: str | None = None, view: dict | None = None):
-        self.media_type = media_type
-        self.truncated = truncated  # cut at max_rows or max_result_bytes
-        self.truncated_reason = truncated_reason  # "rows" or "bytes"
-        self.rows = rows  # solutions or triples returned; None for ASK
-        self.elapsed = elapsed  # seconds, from dispatch to the answer spooled
-        self.form = form
-        self.format = format
-        self.view = view
-        self._body = body
-        self._spool = spool
-        self.size = len(body) if body is not None else size
-
-    @property
-    def body(self) -> bytes:
-        if self._body is None:
-            if self._spool is None:
-                self._body = b""
-            else:
-                self._spool.seek(0)
-                self._body = self._spool.read()
-                self._spool.close()
-                self._spool = None
-        return self._body
-
-    def chunks(self, size: int = 256 * 1024) -> Iterator[bytes]:
-        """The body in pieces (from the spool: memory stays flat); closes the spool at the end."""
-        if self._body is not None or self._spool is None:
-            body = self.body
-            for i in range(0, len(body), size):
-                yield body[i:i + size]
-            return
-        spool, self._spool = self._spool, None
-        try:
-            spool.seek(0)
-            while chunk := spool.read(size):
-                yield chunk
-        finally:
-            spool.close()
-
-    def close(self) -> None:
-        if self._spool is not None:
-            self._spool.close()
-            self._spool = None
-
-    def __repr__(self) -> str:
-        return (f"QueryResult({self.media_type!r}, {self.size} bytes, rows={self.rows}, "
-                f"truncated={self.truncated_reason or False})")
-
-
-@dataclass(eq=False)
-class _Worker:
-    process: multiprocessing.process.BaseProcess
-    conn: multiprocessing.connection.Connection
-    state: str = "loading"  # loading -> idle <-> busy; dead
-    started: float = field(default_factory=time.monotonic)
-    deadline: float = 0.0
-    info: dict = field(default_factory=dict)
-
-
-@dataclass(eq=False)
-class _Ticket:
-    """A query waiting for a worker. Woken (under the pool's lock) with a worker or an error:
-    a thread through its Event, a coroutine through its Future."""
-
-    client: str
-    event: threading.Event | None = None
-    loop: asyncio.AbstractEventLoop | None = None
-    future: asyncio.Future | None = None
-    worker: _Worker | None = None
-    error: Exception | None = None
-
-    def wake(self) -> bool:
-        if self.event is not None:
-            self.event.set()
-            return True
-        try:
-            self.loop.call_soon_threadsafe(_resolve, self.future)
-        except RuntimeError:  # its event loop is closed: nobody waits any more
-            return False
-        return True
-
-
-def _resolve(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_result(None)
+_Worker = WorkerProcess
+_Ticket = Ticket[WorkerProcess]
+SHUT_DOWN = "The SPARQL engine is shut down."
+KEEP_FAILING = "The query workers keep failing; try again later."
 
 
 class _Undelivered(Exception):
@@ -186,8 +90,7 @@ class QueryPool:
         self._cond = threading.Condition()
         self._workers: list[_Worker] = []
         self._dying: list = []  # killed processes, reaped later so no request waits on them
-        self._queues: OrderedDict[str, deque[_Ticket]] = OrderedDict()  # by client, round-robin
-        self._queued = 0
+        self._queue: FairQueue[WorkerProcess] = FairQueue()
         self._closed = False
         self._load_error: str | None = None
         self._load_seconds = 1.0  # estimate for Retry-After while loading
@@ -235,7 +138,7 @@ class QueryPool:
                 continue
             result.body  # noqa: B018  (into memory, spool closed)
             return result
-        raise QueryRefused(503, "The query workers keep failing; try again later.", 5)
+        raise EngineUnavailable(KEEP_FAILING, 5)
 
     async def arun(
         self,
@@ -258,22 +161,22 @@ class QueryPool:
             try:
                 future = loop.run_in_executor(self._executor, self._serve, worker, request)
             except RuntimeError:  # the executor is shut down: close() came meanwhile
-                raise QueryRefused(503, "The SPARQL engine is shut down.") from None
+                raise EngineUnavailable(SHUT_DOWN) from None
             try:
                 return await future
             except _Undelivered:
                 continue
-        raise QueryRefused(503, "The query workers keep failing; try again later.", 5)
+        raise EngineUnavailable(KEEP_FAILING, 5)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait until every worker has loaded the graph: True, or False if timeout passed first.
-        QueryRefused(503) if no worker could load it."""
+        EngineUnavailable if no worker could load it."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
                 self._refresh()
                 if self._closed:
-                    raise QueryRefused(503, "The SPARQL engine is shut down.")
+                    raise EngineUnavailable(SHUT_DOWN)
                 if not any(w.state == "loading" for w in self._workers):
                     self._raise_if_unavailable()
                     return True
@@ -287,11 +190,11 @@ class QueryPool:
         with self._cond:
             self._refresh()
             workers = [
-                {"pid": w.process.pid, "state": w.state, **w.info, "rss_bytes": _rss(w.process.pid)}
+                {"pid": w.process.pid, "state": w.state, **w.info, "rss_bytes": rss(w.process.pid)}
                 for w in self._workers
             ]
             return {"workers": workers, "replaced": self.replaced, "load_error": self._load_error,
-                    "queued": self._queued, "queued_clients": len(self._queues),
+                    "queued": len(self._queue), "queued_clients": self._queue.clients,
                     "refused_busy": self.refused_busy,
                     "service_seconds": round(self._service_seconds, 4)}
 
@@ -303,18 +206,18 @@ class QueryPool:
                 return
             self._closed = True
             workers = list(self._workers)
-            self._fail_queued(QueryRefused(503, "The SPARQL engine is shut down."))
+            self._fail_queued(EngineUnavailable(SHUT_DOWN))
             self._cond.notify_all()
         self._wake()
         for w in workers:
             if w.state == "idle":
                 with contextlib.suppress(OSError, ValueError):
-                    _send(w.conn, {"kind": "exit"})
+                    send(w.conn, {"kind": "exit"})
         deadline = time.monotonic() + 1.0
         for w in workers:
             if w.state == "idle":
                 w.process.join(max(0.0, deadline - time.monotonic()))
-            _kill(w.process)
+            kill(w.process)
             if w.state != "busy":  # a busy worker's connection belongs to the thread running it
                 w.conn.close()
         self._watcher.join(2.0)
@@ -331,21 +234,9 @@ class QueryPool:
     def _request(self, query, result_format, default_graph_uris, named_graph_uris,
                  base_iri: str | None = None) -> dict:
         """What a worker needs: cheap checks only here (size, encoding), the rest is its job."""
-        limits = self.limits
-        check_text(query, limits.max_query_bytes)
-        return {
-            "kind": "query",
-            "query": query,
-            "format": _format_plan(result_format),
-            "default_graphs": _graph_iris(default_graph_uris, "default-graph-uri"),
-            "named_graphs": _graph_iris(named_graph_uris, "named-graph-uri"),
-            "base_iri": _graph_iris([base_iri], "base IRI")[0] if base_iri else None,
-            "max_rows": limits.max_rows,
-            "max_bytes": limits.max_result_bytes,
-            "max_query_bytes": limits.max_query_bytes,
-            "timeout": limits.timeout,
-            "check": True,
-        }
+        check_text(query, self.limits.max_query_bytes)
+        return query_request(query, result_format, self.limits, default_graph_uris,
+                             named_graph_uris, base_iri)
 
     def _serve(self, worker: _Worker, request: dict) -> QueryResult:
         """Exchange with an acquired worker (releasing it) and make the QueryResult."""
@@ -354,9 +245,7 @@ class QueryPool:
         if head["kind"] == "refused":
             if spool is not None:
                 spool.close()
-            if head["status"] == 406:
-                raise FormatNotAvailable(head["message"])
-            raise QueryRefused(head["status"], head["message"])
+            raise refusal(head["error"], head["message"])
         name = head["format"]
         view = None
         if name == "html":
@@ -374,7 +263,7 @@ class QueryPool:
                            time.monotonic() - started, spool=spool, size=size, form=head["form"],
                            format=name, truncated_reason=head.get("reason"), view=view)
 
-    def _exchange(self, w: _Worker, request: dict) -> tuple[dict, object, int]:
+    def _exchange(self, w: _Worker, request: dict) -> tuple[dict, IO[bytes] | None, int]:
         """Send the query, spool the chunks of the answer until its last message, all before
         the deadline (else the worker is killed). Returns (last message, spool or None, size)."""
         timeout = request["timeout"]
@@ -382,11 +271,12 @@ class QueryPool:
         deadline = started + timeout
         w.deadline = deadline
         try:
-            _send(w.conn, request)
+            send(w.conn, request)
         except (OSError, ValueError):
             self._discard(w)
             raise _Undelivered() from None
-        spool, size = None, 0
+        spool: IO[bytes] | None = None
+        size = 0
         most = request.get("max_bytes", self.limits.max_result_bytes) + 8 * MiB
         try:
             while True:
@@ -397,7 +287,7 @@ class QueryPool:
                     self._discard(w)
                     raise QueryTimeout(timeout, self._retry_after_replacement())
                 try:
-                    head, body = _recv(w.conn)
+                    head, body = recv(w.conn)
                 except (EOFError, OSError, ValueError):
                     raise self._crashed(w, timeout) from None
                 if head.get("kind") != "chunk":
@@ -405,10 +295,9 @@ class QueryPool:
                 size += len(body)
                 if size > most:  # a worker never sends this much: treat it as broken
                     self._discard(w)
-                    raise QueryRefused(500, "The query worker sent more than the result limit.")
+                    raise EngineFault("The query worker sent more than the result limit.")
                 if spool is None:
-                    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES,
-                                                          prefix="kgpub-sparql-")
+                    spool = new_spool()
                 spool.write(body)
         except BaseException:
             if spool is not None:
@@ -423,10 +312,10 @@ class QueryPool:
         return head, spool, size
 
     def _crashed(self, w: _Worker, timeout: float) -> QueryError:
-        reason = _exit_reason(w.process, "during the query")
+        reason = exit_reason(w.process, "during the query")
         self._discard(w)
         if self._closed:
-            return QueryRefused(503, "The SPARQL engine shut down during the query.", 5)
+            return EngineUnavailable("The SPARQL engine shut down during the query.", 5)
         retry = self._retry_after_replacement()
         if w.process.exitcode == -signal.SIGALRM:  # its own backstop timer: a timeout
             return QueryTimeout(timeout, retry)
@@ -449,6 +338,7 @@ class QueryPool:
             if isinstance(got, _Worker):
                 return got
             wait = self._wait_limit()
+        assert got.event is not None
         got.event.wait(wait)
         with self._cond:
             return self._settle(got, wait)
@@ -460,13 +350,14 @@ class QueryPool:
             if isinstance(got, _Worker):
                 return got
             wait = self._wait_limit()
+        assert got.future is not None
         try:
             await asyncio.wait_for(got.future, wait)
         except TimeoutError:
             pass
         except asyncio.CancelledError:
             with self._cond:
-                self._unqueue(got)
+                self._queue.remove(got)
                 if got.worker is not None and got.worker.state == "busy":
                     got.worker.state = "idle"
                     self._dispatch()
@@ -483,10 +374,10 @@ class QueryPool:
         """Under the lock: a free worker at once (when nobody is waiting), or a ticket in the
         queue, or PoolBusy (queue full, or no waiting allowed)."""
         if self._closed:
-            raise QueryRefused(503, "The SPARQL engine is shut down.")
+            raise EngineUnavailable(SHUT_DOWN)
         self._refresh()
         self._raise_if_unavailable()
-        if not self._queued:
+        if not self._queue:
             for w in self._workers:
                 if w.state == "idle":
                     w.state = "busy"
@@ -496,23 +387,19 @@ class QueryPool:
             self.refused_busy += 1
             raise self._busy()
         key = client or ""
-        if self._queued >= capacity:
+        if len(self._queue) >= capacity:
             self._make_room(key, capacity)
         ticket = make_ticket(key)
-        self._queues.setdefault(key, deque()).append(ticket)
-        self._queued += 1
+        self._queue.push(ticket)
         self._dispatch()
         return ticket
 
     def _make_room(self, key: str, capacity: int) -> None:
         """The queue is full. If another client holds clearly more of it than this one, its
         newest query gives up its place (503); otherwise this query is refused."""
-        mine = len(self._queues.get(key, ()))
-        victim = max(self._queues, key=lambda c: len(self._queues[c]))
         retry = self._retry_after_queue()
-        if len(self._queues[victim]) > mine + 1:
-            dropped = self._queues[victim].pop()
-            self._queued -= 1
+        dropped = self._queue.evict_for(key)
+        if dropped is not None:
             dropped.error = PoolBusy(retry, f"The query queue is full ({capacity} queries) and "
                                      "this client holds most of it; retry in "
                                      f"{retry} s.")
@@ -530,35 +417,21 @@ class QueryPool:
             return ticket.worker
         if ticket.error is not None:
             raise ticket.error
-        self._unqueue(ticket)
+        self._queue.remove(ticket)
         self.refused_busy += 1
         if not self._started:
             raise self._busy()
         retry = self._retry_after_queue()
         raise PoolBusy(retry, f"All query workers stayed busy for {waited:g} s "
-                              f"({self._queued} queries waiting); retry in {retry} s.")
-
-    def _unqueue(self, ticket: _Ticket) -> None:
-        queue = self._queues.get(ticket.client)
-        if queue is not None and ticket in queue:
-            queue.remove(ticket)
-            self._queued -= 1
-            if not queue:
-                del self._queues[ticket.client]
+                              f"({len(self._queue)} queries waiting); retry in {retry} s.")
 
     def _dispatch(self) -> None:
         """Under the lock: hand idle workers to waiting queries, one client after another."""
-        while self._queued:
+        while self._queue:
             worker = next((w for w in self._workers if w.state == "idle"), None)
             if worker is None:
                 return
-            client, queue = next(iter(self._queues.items()))
-            ticket = queue.popleft()
-            self._queued -= 1
-            if queue:
-                self._queues.move_to_end(client)  # round-robin: the next client's turn
-            else:
-                del self._queues[client]
+            ticket = self._queue.pop()
             worker.state = "busy"
             ticket.worker = worker
             if not ticket.wake():
@@ -566,15 +439,12 @@ class QueryPool:
                 ticket.worker = None
 
     def _fail_queued(self, error: Exception) -> None:
-        for queue in self._queues.values():
-            for ticket in queue:
-                ticket.error = error
-                ticket.wake()
-        self._queues.clear()
-        self._queued = 0
+        for ticket in self._queue.drain():
+            ticket.error = error
+            ticket.wake()
 
     def _retry_after_queue(self) -> int:
-        per_worker = (self._queued + 1) / max(1, len(self._workers))
+        per_worker = (len(self._queue) + 1) / max(1, len(self._workers))
         return max(1, min(120, math.ceil(per_worker * self._service_seconds)))
 
     def _busy(self) -> PoolBusy:
@@ -591,24 +461,15 @@ class QueryPool:
 
     def _raise_if_unavailable(self) -> None:
         if not any(w.state in ("loading", "idle", "busy") for w in self._workers):
-            raise QueryRefused(
-                503, f"The SPARQL engine could not load the graph: {self._load_error}"
-            )
+            raise EngineUnavailable(
+                f"The SPARQL engine could not load the graph: {self._load_error}")
 
     # ---- workers -------------------------------------------------------------------------------
 
     def _spawn(self) -> _Worker:
-        parent, child = self._ctx.Pipe(duplex=True)
-        process = self._ctx.Process(
-            target=_worker_main,
-            args=(child, [str(p) for p in self.paths], self.limits.memory_mb),
-            name="kgpub-sparql",
-            daemon=True,
-        )
-        process.start()
-        child.close()  # so the parent sees EOF when the worker dies
+        worker = start_worker(self._ctx, self.paths, self.limits.memory_mb)
         self._wake()
-        return _Worker(process, parent)
+        return worker
 
     def _wake(self) -> None:
         """Make the watcher look at the workers again (a new one to watch, or closing)."""
@@ -625,10 +486,10 @@ class QueryPool:
         for w in list(self._workers):
             if w.state == "loading" and w.conn.poll(0):
                 try:
-                    head, _ = _recv(w.conn)
+                    head, _ = recv(w.conn)
                 except (EOFError, OSError, ValueError):
                     head = {"kind": "failed",
-                            "message": _exit_reason(w.process, "while loading the graph")}
+                            "message": exit_reason(w.process, "while loading the graph")}
                 if head["kind"] == "ready":
                     w.state, w.info = "idle", head["info"]
                     self._started = True
@@ -644,21 +505,21 @@ class QueryPool:
                 changed = True
         if changed:
             if not any(w.state in ("loading", "idle", "busy") for w in self._workers):
-                self._fail_queued(QueryRefused(
-                    503, f"The SPARQL engine could not load the graph: {self._load_error}"))
+                self._fail_queued(EngineUnavailable(
+                    f"The SPARQL engine could not load the graph: {self._load_error}"))
             self._dispatch()
             self._cond.notify_all()
 
     def _bury(self, w: _Worker) -> None:
         w.state = "dead"
-        _kill(w.process, wait=False)
+        kill(w.process, wait=False)
         self._dying.append(w.process)
         w.conn.close()
         self._workers.remove(w)
 
     def _discard(self, w: _Worker) -> None:
         """Kill a worker (SIGKILL: it may be deep in a query) and start its replacement."""
-        _kill(w.process, wait=False)
+        kill(w.process, wait=False)
         with self._cond:
             self._dying.append(w.process)
             if w in self._workers:
@@ -699,24 +560,6 @@ def _watch(pool_ref, wake_r: int) -> None:
                 os.read(wake_r, 4096)
 
 
-def _format_plan(result_format) -> dict:
-    """The format to use for each query form, decided by the worker once it knows the form:
-    {"requested": name or media type or None}, "html", or {"error": message} (406)."""
-    if result_format is None or isinstance(result_format, str):
-        return {form: {"requested": result_format} for form in QUERY_FORMS}
-    plan = {}
-    for form in QUERY_FORMS:
-        choice = result_format.get(form, result_format.get(
-            "graph" if form in GRAPH_FORMS else "solutions"))
-        if choice == "html":
-            plan[form] = "html"
-        elif isinstance(choice, Mapping) and "error" in choice:
-            plan[form] = {"error": str(choice["error"])}
-        else:
-            plan[form] = {"requested": choice}
-    return plan
-
-
 def _source_paths(source) -> list[Path]:
     items = [source] if isinstance(source, str | Path) else list(source)
     if not items:
@@ -725,57 +568,17 @@ def _source_paths(source) -> list[Path]:
     for path in paths:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such graph file")
-        _rdf_format(path)
+        rdf_format(path)
     return paths
-
-
-def _graph_iris(iris: Iterable[str], param: str) -> list[str]:
-    out = []
-    for iri in iris:
-        try:
-            out.append(ox.NamedNode(iri).value)
-        except (ValueError, TypeError) as exc:
-            raise QueryRefused(400, f"{param}: {iri!r} is not an IRI ({exc})") from None
-    return out
-
-
-def _kill(process, wait: bool = True) -> None:
-    if process.is_alive():
-        with contextlib.suppress(OSError):
-            process.kill()
-    if wait:
-        process.join(2.0)
 
 
 def _shutdown(workers: list[_Worker], dying: list, executor: ThreadPoolExecutor,
               fds: tuple[int, ...]) -> None:
     for w in list(workers):
-        _kill(w.process, wait=False)
+        kill(w.process, wait=False)
     for process in [w.process for w in list(workers)] + list(dying):
         process.join(2.0)
     executor.shutdown(wait=False)
     for fd in fds:
         with contextlib.suppress(OSError):
             os.close(fd)
-
-
-def _exit_reason(process, when: str) -> str:
-    process.join(1.0)
-    code = process.exitcode
-    if code is not None and code < 0:
-        try:
-            return f"{when} (signal {signal.Signals(-code).name})"
-        except ValueError:
-            return f"{when} (signal {-code})"
-    return f"{when} (exit code {code})"
-
-
-def _rss(pid: int | None) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        return None
-    return None

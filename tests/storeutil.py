@@ -1,0 +1,59 @@
+"""Helpers for the tests of a deployment on a SPARQL store: an Oxigraph server (the `oxigraph`
+package's binary, from the test extra) started on 127.0.0.1, and `kgpub publish` into it."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from serverutil import free_port
+
+
+def oxigraph_binary() -> str:
+    """The Oxigraph server beside this Python (pip install oxigraph) or on PATH; else the test
+    is skipped with one message."""
+    beside = Path(sys.executable).with_name("oxigraph")
+    found = str(beside) if beside.exists() else shutil.which("oxigraph")
+    if found is None:
+        pytest.skip("no Oxigraph server: pip install 'oxigraph>=0.5,<0.6' (in the test extra)")
+    return found
+
+
+@contextlib.contextmanager
+def oxigraph_server(timeout_s: int = 30) -> Iterator[str]:
+    """An in-memory, read-write Oxigraph server on a free port; yields its base URL (queries at
+    /query, the Graph Store Protocol at /store). Its own query time limit is a backstop for
+    queries kgpub aborts (it does not stop evaluating when the client goes)."""
+    port = free_port()
+    proc = subprocess.Popen([oxigraph_binary(), "serve", "--bind", f"127.0.0.1:{port}",
+                             "--timeout-s", str(timeout_s)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"oxigraph exited: {proc.stderr.read().decode()}")
+            try:
+                with urllib.request.urlopen(url + "/query?query=ASK%7B%7D", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("oxigraph did not become ready") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
