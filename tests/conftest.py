@@ -80,7 +80,7 @@ SLOW = {
     "test_oai_arguments.py::test_random_fuzz_through_the_app",
     "test_query_cli.py",
     "test_preview.py::test_rebuild_refuses_bad_data_with_file_line_and_keeps_the_build",
-    "test_preview.py::test_builder_process_is_started_again_after_it_died",
+    "test_preview.py::test_a_builder_that_died_is_replaced",
     "test_preview.py::test_no_first_build_no_server",
     "test_preview.py::test_watch_rebuilds_publishes_and_keeps_the_last_good_build",
     "test_query_engine.py::test_timeout_kills_the_query_while_others_are_served",

@@ -166,21 +166,27 @@ class Builder:
         self._proc: asyncio.subprocess.Process | None = None
 
     async def build(self) -> Outcome:
+        """One build. A builder that stopped (killed while idle, or during the build: a build
+        killed before publishing changes nothing) is replaced and the build tried once more."""
         started = time.monotonic()
-        proc = await self._process()
+        for _ in range(2):
+            proc = await self._process()
+            answer = await self._ask(proc)
+            if answer:
+                return Outcome.from_json(answer)
+            code = await self._end(proc)
+        return Outcome.failed([Issue("", f"the build process stopped (exit code {code}); the "
+                                         "next change starts a new one")],
+                              time.monotonic() - started)
+
+    async def _ask(self, proc: asyncio.subprocess.Process) -> bytes:
         assert proc.stdin is not None and proc.stdout is not None
         try:
             proc.stdin.write(b"build\n")
             await proc.stdin.drain()
-            answer = await proc.stdout.readline()
+            return await proc.stdout.readline()
         except (OSError, ValueError, asyncio.LimitOverrunError):
-            answer = b""
-        if not answer:
-            code = await self._end(proc)
-            return Outcome.failed([Issue("", f"the build process stopped (exit code {code}); "
-                                             "the next change starts a new one")],
-                                  time.monotonic() - started)
-        return Outcome.from_json(answer)
+            return b""
 
     async def start(self) -> None:
         """Start the builder ahead of the first change, so that it finds the imports done."""
