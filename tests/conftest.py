@@ -58,6 +58,7 @@ SERVER = {
     "test_browser_pages.py",
     "test_live_preview.py",  # tests/browser: `kgpub serve --watch`
     "test_preview.py::test_watch_rebuilds_publishes_and_keeps_the_last_good_build",
+    "test_preview.py::test_started_on_broken_data_serves_the_last_good_build",
 }
 
 # slow: tests that take over ~2 s on two cores (pytest --durations), fixtures included where a
@@ -82,6 +83,7 @@ SLOW = {
     "test_preview.py::test_rebuild_refuses_bad_data_with_file_line_and_keeps_the_build",
     "test_preview.py::test_a_builder_that_died_is_replaced",
     "test_preview.py::test_no_first_build_no_server",
+    "test_preview.py::test_started_on_broken_data_serves_the_last_good_build",
     "test_preview.py::test_watch_rebuilds_publishes_and_keeps_the_last_good_build",
     "test_query_engine.py::test_timeout_kills_the_query_while_others_are_served",
     "test_query_engine.py::test_busy_pool_refuses_at_once_or_waits_when_allowed",

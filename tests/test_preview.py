@@ -314,3 +314,16 @@ def test_no_first_build_no_server(tmp_path):
     assert done.returncode == 1, done.stderr
     assert f"{ENTRY_FILE}:{BAD_DATE_LINENO}: " in done.stderr
     assert "no good build to serve" in done.stderr
+
+
+def test_started_on_broken_data_serves_the_last_good_build(tmp_path):
+    root = copy_project(tmp_path / "p")
+    assert rebuild(root, root / "site").ok
+    edit_file(root / ENTRY_FILE, f'"{TITLE}"@en ;\n',
+              f'"{TITLE}"@en ;\n    dcterms:date "{SCRIPT_VALUE}"^^xsd:gYear ;\n')
+    with running_preview(root) as preview, httpx.Client(timeout=30) as client:
+        page = client.get(preview.url + PAGE)
+        assert page.status_code == 200 and TITLE in page.text
+        assert f"<code>{ENTRY_FILE}:{BAD_DATE_LINENO}</code>" in page.text
+        assert ESCAPED in page.text and SCRIPT_VALUE not in page.text
+        assert f"{ENTRY_FILE}:{BAD_DATE_LINENO}: " in preview.terminal()
