@@ -36,7 +36,7 @@ from ..config import Project, load_project
 from ..errors import EXIT_INVALID, KgpubError
 from ..layout import HOME, META_DIR, OAI, PREVIEW_EVENTS, PREVIEW_SCRIPT, PREVIEW_STYLE, SPARQL
 from .snapshot import Publication
-from .watch import Builder, Outcome, build_once, changes, output_dir
+from .watch import Builder, Issue, Outcome, build_once, changes, output_dir
 
 MAX_STREAMS = 32  # event streams open at once (each an open connection); more get 503
 WAKE_SECONDS = 0.5  # how often a stream looks at the published build and the server's state
@@ -140,17 +140,27 @@ class Preview:
         await self.builder.close()
 
     async def _watch(self) -> None:
-        async for paths in changes(self.root, self._stop):
-            if paths:  # else only temporary files came and went
-                say(f"changed: {', '.join(sorted(paths))}; rebuilding")
-                self._dirty.set()
+        while True:  # a watch that fails (a source folder removed...) is set up again
+            try:
+                async for paths in changes(self.root, self._stop):
+                    if paths:  # else only temporary files came and went
+                        say(f"changed: {', '.join(sorted(paths))}; rebuilding")
+                        self._dirty.set()
+                return  # stopped
+            except Exception as exc:  # noqa: BLE001 - the preview must keep watching
+                say(f"error: watching {self.root} failed ({exc}); trying again in a second")
+                await asyncio.sleep(1.0)
 
     async def _rebuild(self) -> None:
         # Changes during a build set _dirty again: one more build follows, for all of them.
         while True:
             await self._dirty.wait()
             self._dirty.clear()
-            await self.publish(await self.builder.build())
+            try:
+                outcome = await self.builder.build()
+            except Exception as exc:  # noqa: BLE001 - no builder process (out of processes...)
+                outcome = Outcome.failed([Issue("", f"the build could not start: {exc}")], 0.0)
+            await self.publish(outcome)
 
     async def publish(self, outcome: Outcome) -> None:
         """Take a build's outcome: switch to the new build at once when it was published,
