@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -42,7 +43,7 @@ STANDARD_PREFIXES = {
     "void": VOID,
 }
 
-Values = list[ox.NamedNode | ox.BlankNode | ox.Literal]
+Values = list[Any]  # objects: ox.NamedNode | ox.BlankNode | ox.Literal (| ox.Triple, RDF 1.2)
 _NO_STATEMENTS: Mapping[str, Values] = {}
 
 
@@ -63,7 +64,7 @@ class Graph:
         described = {t.subject for t in sources.ontology}
         self.ontology_triples = merge(sources.ontology,
                                       [t for t in self.derived if t.subject in described])
-        self.ontology_subjects = sorted({s.value for s in described})
+        self.ontology_subjects = sorted({s.value for s in described})  # type: ignore[union-attr]
         self.triples = merge(sources.graph, self.derived)
         self.prefixes = {**STANDARD_PREFIXES, **{"sphr": self.vocab}}
         for prefix, ns in sorted(sources.prefixes.items()):
@@ -71,7 +72,7 @@ class Graph:
         out: defaultdict[str, defaultdict[str, Values]] = defaultdict(lambda: defaultdict(list))
         inc: defaultdict[str, list[tuple[str, str]]] = defaultdict(list)
         for t in self.triples:
-            s, p, o = t.subject.value, t.predicate.value, t.object
+            s, p, o = t.subject.value, t.predicate.value, t.object  # type: ignore[union-attr]
             out[s][p].append(o)
             if isinstance(o, ox.NamedNode):
                 inc[o.value].append((s, p))
@@ -87,8 +88,7 @@ class Graph:
 
     # ---- the unrecorded API: for the build's own machinery, never handed to render code ------
 
-    def statements(self, subject: str) -> Mapping[str, Sequence[ox.NamedNode | ox.BlankNode
-                                                                | ox.Literal]]:
+    def statements(self, subject: str) -> Mapping[str, Sequence[Any]]:
         """A subject's properties and their values (unrecorded)."""
         return self._out.get(subject, _NO_STATEMENTS)
 

@@ -111,7 +111,7 @@ def subject_digests(triples: list[ox.Triple]) -> dict[str, str]:
     """Per subject, a digest of its triples in one file."""
     by: dict[str, list[str]] = {}
     for t in triples:
-        by.setdefault(t.subject.value, []).append(str(t))
+        by.setdefault(t.subject.value, []).append(str(t))  # type: ignore[union-attr]
     return {
         s: hashlib.blake2b("\n".join(sorted(lines)).encode(), digest_size=12).hexdigest()
         for s, lines in sorted(by.items())

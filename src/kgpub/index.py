@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any
 from unicodedata import normalize
 
 import pyoxigraph as ox
@@ -35,6 +36,8 @@ from .graph import XSD as XSD
 from .graph import Graph
 from .layout import RESERVED, entity_path, remove_dot_segments
 from .load import Sources
+
+_NONE: dict[str, list[Any]] = {}  # the statements of a subject the graph does not have
 
 # Where a thing's name is found, in order of preference.
 LABEL_PROPERTIES = (SKOS + "prefLabel", DCT + "title", FOAF + "name", RDFS + "label")
@@ -115,10 +118,15 @@ class Index:
 
     # ---- what is published -----------------------------------------------------------------
 
-    @cached_property
+    @property
     def entities(self) -> list[str]:
         """Every IRI under the base that is described, except vocabulary terms (they live in the
-        ontology document, behind its hash namespace)."""
+        ontology document, behind its hash namespace). A list over the whole graph."""
+        self.note(EVERYTHING)
+        return self._entities
+
+    @cached_property
+    def _entities(self) -> list[str]:
         found = {
             s
             for s in self._out
@@ -133,7 +141,7 @@ class Index:
 
     @cached_property
     def _entity_set(self) -> frozenset[str]:
-        return frozenset(self.entities)
+        return frozenset(self._entities)
 
     def path(self, iri: str) -> str:
         """The document path (without suffix) of an IRI under the base: {base}topic/x -> topic/x.
@@ -145,7 +153,7 @@ class Index:
 
     def types(self, iri: str) -> list[str]:
         self.note(iri)
-        return [o.value for o in self._out.get(iri, {}).get(RDF_TYPE, [])]
+        return [o.value for o in self._out.get(iri, _NONE).get(RDF_TYPE, [])]
 
     def has_type(self, iri: str, cls: str) -> bool:
         return cls in self.types(iri) or any(self._subclass(t, cls) for t in self.types(iri))
@@ -158,7 +166,7 @@ class Index:
             return False
         return any(
             self._subclass(o.value, sup, seen | {sub})
-            for o in self._out.get(sub, {}).get(RDFS + "subClassOf", [])
+            for o in self._out.get(sub, _NONE).get(RDFS + "subClassOf", [])
         )
 
     def kind(self, iri: str) -> str:
@@ -204,12 +212,12 @@ class Index:
     def values(self, iri: str, prop: str) -> list:
         if self.seen is not None:
             self.seen.add(iri)
-        return self._out.get(iri, {}).get(prop, [])
+        return self._out.get(iri, _NONE).get(prop, [])
 
     def predicates(self, iri: str) -> list[str]:
         """The properties iri has values for, in source order."""
         self.note(iri)
-        return list(self._out.get(iri, {}))
+        return list(self._out.get(iri, _NONE))
 
     def value(self, iri: str, prop: str):
         vals = self.values(iri, prop)
@@ -242,9 +250,15 @@ class Index:
         v = self.value(iri, DCT + "isReplacedBy")
         return v.value if isinstance(v, ox.NamedNode) else None
 
-    @cached_property
+    @property
     def live_entries(self) -> list[str]:
-        return [e for e in self.entities if self.kind(e) == "entry" and not self.is_tombstone(e)]
+        """The entries that are not withdrawn. A list over the whole graph."""
+        self.note(EVERYTHING)
+        return self._live_entries
+
+    @cached_property
+    def _live_entries(self) -> list[str]:
+        return [e for e in self._entities if self.kind(e) == "entry" and not self.is_tombstone(e)]
 
     def has_label(self, iri: str) -> bool:
         return any(self.values(iri, p) for p in LABEL_PROPERTIES)
@@ -278,7 +292,7 @@ class Index:
             seen_nodes.add(node)
             self.note(node)
             subject = ox.BlankNode(node) if _is_bnode_id(node) else ox.NamedNode(node)
-            for p, objs in self._out.get(node, {}).items():
+            for p, objs in self._out.get(node, _NONE).items():
                 for o in objs:
                     triples.append(ox.Triple(subject, ox.NamedNode(p), o))
                     if isinstance(o, ox.BlankNode):
@@ -286,10 +300,10 @@ class Index:
                     elif isinstance(o, ox.NamedNode) and o.value != iri:
                         linked.add(o.value)
         for other in sorted(linked):
-            node = ox.NamedNode(other)
+            target = ox.NamedNode(other)
             for prop in LABEL_PROPERTIES:
                 for v in self.values(other, prop):
-                    triples.append(ox.Triple(node, ox.NamedNode(prop), v))
+                    triples.append(ox.Triple(target, ox.NamedNode(prop), v))
         return triples
 
 

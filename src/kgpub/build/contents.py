@@ -10,11 +10,11 @@ from importlib.resources import files
 
 from ..browse import Browse
 from ..index import Index
-from ..layout import BIBTEX, FEED, NOT_FOUND, RIS, ROBOTS, asset_path
+from ..layout import BIBTEX, FEED, NOT_FOUND, RIS, ROBOTS, asset_path, language_prefix
 from ..render import cite
 from ..render.feed import atom_feed
 from ..render.html import HtmlRenderer
-from ..render.i18n import check_languages, prefix
+from ..render.i18n import check_languages
 from ..render.meta_files import meta_files
 from ..render.rdf import dumps, entity_documents
 from ..render.robots import robots_txt
@@ -81,7 +81,7 @@ def site_files(index: Index, html: list[HtmlRenderer] | None = None) -> Iterator
         nav_paths.append(path)
         yield path, page.encode("utf-8")
     yield from dumps(index)
-    prefixes = [prefix(lang, index.project.languages) for lang in index.project.languages]
+    prefixes = [language_prefix(lang, index.project.languages) for lang in index.project.languages]
     nav_paths += [r.here(listing.page_path(n)) for r in html for listing, n in r.browse.pages()]
     yield from sitemaps(index, [p for p in nav_paths if not p.endswith(NOT_FOUND)], prefixes)
     yield ROBOTS, robots_txt(index)

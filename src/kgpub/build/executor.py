@@ -111,8 +111,8 @@ def render_all(
 
 
 def _chunks(works: list[Work]) -> list[list[Work]]:
-    entities = [w for w in works if isinstance(w, EntityWork)]
-    listings = [w for w in works if isinstance(w, ListingWork)]
+    entities: list[Work] = [w for w in works if isinstance(w, EntityWork)]
+    listings: list[Work] = [w for w in works if isinstance(w, ListingWork)]
     return ([entities[i : i + CHUNK] for i in range(0, len(entities), CHUNK)]
             + [listings[i : i + LISTING_CHUNK] for i in range(0, len(listings), LISTING_CHUNK)])
 

@@ -76,5 +76,5 @@ def output_error(exc: OSError, out: Path) -> OutputError:
     if where.startswith(cwd):
         where = where[len(cwd):]
     reason = exc.strerror or str(exc)
-    fix = _FIXES.get(exc.errno, "Fix the cause and build again.")
+    fix = _FIXES.get(exc.errno or 0, "Fix the cause and build again.")
     return OutputError(f"cannot write {where}: {reason}; the published site is unchanged. {fix}")

@@ -128,7 +128,7 @@ def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
     nav = prepared.html[0].browse
     try:
         published = generation.current(out)
-        recorded = (generation.current_number(out) is not None
+        recorded = (published is not None and generation.current_number(out) is not None
                     and generation.read_changes(published))
         # Leftovers of failed or killed builds go; the generation the published one was made
         # from stays, to be brought up to date instead of linking the whole tree again.

@@ -28,7 +28,6 @@ def default_datestamp(index: Index) -> str:
 
 def datestamp(index: Index, iri: str) -> str:
     """Last modification of an entity: its dcterms:modified, else the project's stable default."""
-    stamps = [utc_datestamp(v.value) for v in index.values(iri, DCT + "modified")]
-    stamps = [s for s in stamps if s]
+    stamps = [s for v in index.values(iri, DCT + "modified") if (s := utc_datestamp(v.value))]
     return max(stamps) if stamps else default_datestamp(index)
 

@@ -3,6 +3,7 @@ files. Well-formed whatever the data (kgpub.formats.xml_safe)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
 from ..formats import HTML, xml_safe
@@ -30,7 +31,7 @@ def page_lastmod(index: Index, iri: str, known: dict[str, str] | None = None) ->
 
 
 def sitemaps(
-    index: Index, extra_pages: list[str], prefixes: list[str] = ("",)
+    index: Index, extra_pages: list[str], prefixes: Sequence[str] = ("",)
 ) -> list[tuple[str, bytes]]:
     """sitemap.xml for every HTML page (each language's: prefixes '', 'fr/'...); past 50,000
     URLs a sitemap index over numbered files."""
@@ -51,9 +52,9 @@ def sitemaps(
     lastmods = [max(stamp for _, stamp in chunk) for chunk in chunks]
     index_xml = ['<?xml version="1.0" encoding="UTF-8"?>',
                  '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
-    for (name, _), lastmod in zip(files, lastmods, strict=True):
+    for (name, _), last in zip(files, lastmods, strict=True):
         index_xml.append(
-            f"<sitemap><loc>{escape(base + name)}</loc><lastmod>{lastmod}</lastmod></sitemap>"
+            f"<sitemap><loc>{escape(base + name)}</loc><lastmod>{last}</lastmod></sitemap>"
         )
     index_xml.append("</sitemapindex>\n")
     return [(SITEMAP, xml_safe("\n".join(index_xml)).encode("utf-8"))] + files

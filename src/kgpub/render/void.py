@@ -256,7 +256,8 @@ def _slug(iri: str, prefixes: dict[str, str]) -> str:
 
 def _vocabularies(index: Index) -> set[str]:
     used = {t.predicate.value for t in index.triples}
-    used |= {t.object.value for t in index.triples if t.predicate.value == RDF_TYPE}
+    used |= {t.object.value for t in index.triples  # type: ignore[union-attr]
+             if t.predicate.value == RDF_TYPE}
     known = [index.vocab, SKOS, DCT, FOAF, "http://www.w3.org/ns/org#",
              "http://www.w3.org/2002/07/owl#", "http://www.w3.org/2000/01/rdf-schema#"]
     return {ns for ns in known if any(u.startswith(ns) for u in used)}
