@@ -351,3 +351,26 @@ def test_parallel_build_equals_serial_build(tmp_path, monkeypatch):
     parallel = build(project, tmp_path / "parallel", workers=2)
     assert parallel.files == serial.files
     assert tree_hashes(parallel.out) == tree_hashes(serial.out)
+    # The workers got their context through the pool's initializer: this process never set it.
+    assert executor._worker_context is None
+
+
+def test_units_of_work_are_named_records(bundled_project, bundled_sources):
+    """Every entity and every listing page is one unit, named as the build state keys it."""
+    from kgpub import incremental
+    from kgpub.build.contents import renderers
+    from kgpub.build.units import EntityWork, ListingWork, works
+    from kgpub.index import Index
+
+    index = Index(bundled_project, bundled_sources)
+    html = renderers(index)
+    units = works(index, html[0].browse)
+    entities = [w for w in units if isinstance(w, EntityWork)]
+    listings = [w for w in units if isinstance(w, ListingWork)]
+    assert [w.iri for w in entities] == index.entities
+    assert len(listings) == len(html[0].browse.pages()) > 0
+    assert len(entities) + len(listings) == len(units)
+    names = [w.name for w in units]
+    assert len(set(names)) == len(names)
+    assert entities[0].name == incremental.entity_unit(entities[0].iri)
+    assert listings[0].name == incremental.listing_unit(listings[0].listing.key, listings[0].n)
