@@ -257,8 +257,8 @@ def test_build_refuses_to_replace_the_project_sources(tmp_path, where):
 
 
 def test_entity_at_a_reserved_path_is_not_silently_overwritten(tmp_path):
+    from kgpub.build import build
     from kgpub.errors import KgpubError
-    from kgpub.site import build
 
     root = copy_project(tmp_path / "project")
     append_file(
@@ -308,7 +308,7 @@ def test_incremental_rebuild_rewrites_only_what_changed(tmp_path):
     files may be hard links), deletes what is gone, and equals a full build."""
     import re
 
-    from kgpub.site import build
+    from kgpub.build import build
 
     project = copy_project(tmp_path / "project")
     out = tmp_path / "site"
@@ -342,12 +342,35 @@ def test_incremental_rebuild_rewrites_only_what_changed(tmp_path):
 def test_parallel_build_equals_serial_build(tmp_path, monkeypatch):
     """The forked renderers (used from PARALLEL_MIN_ENTITIES up) write exactly what one process
     writes."""
-    from kgpub import site
+    from kgpub.build import build, executor
 
     project = load_project(copy_project(tmp_path / "project"))
-    serial = site.build(project, tmp_path / "serial", workers=1)
-    monkeypatch.setattr(site, "PARALLEL_MIN_ENTITIES", 1)
-    monkeypatch.setattr(site, "CHUNK", 7)
-    parallel = site.build(project, tmp_path / "parallel", workers=2)
+    serial = build(project, tmp_path / "serial", workers=1)
+    monkeypatch.setattr(executor, "PARALLEL_MIN_ENTITIES", 1)
+    monkeypatch.setattr(executor, "CHUNK", 7)
+    parallel = build(project, tmp_path / "parallel", workers=2)
     assert parallel.files == serial.files
     assert tree_hashes(parallel.out) == tree_hashes(serial.out)
+    # The workers got their context through the pool's initializer: this process never set it.
+    assert executor._worker_context is None
+
+
+def test_units_of_work_are_named_records(bundled_project, bundled_sources):
+    """Every entity and every listing page is one unit, named as the build state keys it."""
+    from kgpub import incremental
+    from kgpub.build.contents import renderers
+    from kgpub.build.units import EntityWork, ListingWork, works
+    from kgpub.index import Index
+
+    index = Index(bundled_project, bundled_sources)
+    html = renderers(index)
+    units = works(index, html[0].browse)
+    entities = [w for w in units if isinstance(w, EntityWork)]
+    listings = [w for w in units if isinstance(w, ListingWork)]
+    assert [w.iri for w in entities] == index.entities
+    assert len(listings) == len(html[0].browse.pages()) > 0
+    assert len(entities) + len(listings) == len(units)
+    names = [w.name for w in units]
+    assert len(set(names)) == len(names)
+    assert entities[0].name == incremental.entity_unit(entities[0].iri)
+    assert listings[0].name == incremental.listing_unit(listings[0].listing.key, listings[0].n)

@@ -30,9 +30,9 @@ from pathlib import Path
 import pytest
 
 from kgpub import generation
+from kgpub.build import build
 from kgpub.config import load_project
 from kgpub.errors import OutputError
-from kgpub.site import build
 from kgtest import KGPUB_BIN, bench_generator, copy_project, edit_file, run_cli, subprocess_env
 
 TITLE = '"Social Protection: A Key to a Fair Society"@en'

@@ -17,7 +17,7 @@ from rdflib.namespace import DCTERMS, FOAF, SKOS
 from kgpub.config import load_project
 from kgpub.index import Index
 from kgpub.load import load_sources
-from kgpub.render.harvest import void_documents
+from kgpub.render.void import void_documents
 from kgtest import BASE, copy_project
 
 SHAPES = Path(__file__).resolve().parents[1].parent / "shared" / "dcat-ap" / \

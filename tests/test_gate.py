@@ -448,11 +448,11 @@ def test_build_refuses_unpublishable_iris_with_the_validators_words(unpublishabl
 def test_the_build_checks_paths_itself(unpublishable_project, tmp_path, monkeypatch):
     """Should an unpublishable IRI pass validation (derived statements, a validator bypassed),
     the build refuses it with the same function's words: exit 1, no file written."""
-    import kgpub.site
+    from kgpub.build import build, pipeline
 
-    monkeypatch.setattr(kgpub.site, "validate_sources", lambda sources, engine: Report([]))
+    monkeypatch.setattr(pipeline, "validate_sources", lambda sources, engine: Report([]))
     with pytest.raises(InvalidData) as refused:
-        kgpub.site.build(load_project(unpublishable_project), tmp_path / "site")
+        build(load_project(unpublishable_project), tmp_path / "site")
     text = refused.value.report.to_text()
     assert refused.value.exit_code == 1
     assert f"has a '.' segment, which browsers and the build resolve: it would be published as " \

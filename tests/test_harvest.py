@@ -17,8 +17,8 @@ from lxml import etree
 from oaipmh_scythe import Scythe
 from sickle import Sickle
 
+from kgpub.build import build
 from kgpub.config import load_project
-from kgpub.site import build
 from serverutil import copy_project, fetch, running_server
 from xsdutil import oai_schema, sitemap_schema
 
@@ -288,13 +288,13 @@ def test_sitemap_is_valid_and_complete(server, site):
 
 
 def test_sitemap_index_past_fifty_thousand(project, monkeypatch):
-    from kgpub.render import harvest
+    from kgpub.render import sitemaps
 
-    monkeypatch.setattr(harvest, "SITEMAP_LIMIT", 10)
+    monkeypatch.setattr(sitemaps, "SITEMAP_LIMIT", 10)
     from kgpub.index import Index
     from kgpub.load import load_sources
 
-    files = dict(harvest.sitemaps(Index(project, load_sources(project)), ["index.html"]))
+    files = dict(sitemaps.sitemaps(Index(project, load_sources(project)), ["index.html"]))
     assert b"<sitemapindex" in files["sitemap.xml"] and len(files) >= 5
     sitemap_schema("siteindex.xsd").validate(etree.fromstring(files["sitemap.xml"]))
     for name, data in files.items():

@@ -16,11 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from kgpub import incremental, site
+from kgpub import incremental
+from kgpub.build import build
+from kgpub.build.contents import renderers
+from kgpub.build.units import works
 from kgpub.config import load_project
+from kgpub.graph import Graph
 from kgpub.index import Index
 from kgpub.load import load_sources
-from kgpub.site import build
 from kgtest import bench_generator, tree_bytes
 
 gen = bench_generator()
@@ -191,10 +194,10 @@ def test_what_is_not_data_means_a_full_build(project, published):
 
     def planned(extra: Path | None = None):
         sources = load_sources(proj)
-        index = Index(proj, sources)
-        html = site.renderers(index)
-        units = [site._unit_name(w) for w in site._works(index, html)]
-        return incremental.plan(previous, proj, sources, index, html[0].browse, units)
+        graph = Graph(proj, sources)
+        html = renderers(Index.over(graph))
+        units = [w.name for w in works(html[0].index, html[0].browse)]
+        return incremental.plan(previous, proj, sources, graph, html[0].browse, units)
 
     assert planned() is not None
     ontology = next((project / "ontology").glob("*.ttl"))

@@ -28,10 +28,13 @@ from kgpub.config import load_project
 from kgpub.errors import InvalidData
 from kgpub.formats import RDF_FORMATS, RDFXML, serialize_all
 from kgpub.index import Index
+from kgpub.layout import FEED
 from kgpub.load import load_sources
 from kgpub.oaipmh import OaiProvider, OaiRecord, OaiSet, RepositoryInfo
-from kgpub.render import harvest
+from kgpub.render import sitemaps
+from kgpub.render.feed import atom_feed
 from kgpub.render.rdf import entity_documents
+from kgpub.render.void import void_documents
 from kgpub.validate import Report, validate_sources
 from kgtest import BASE, copy_project
 from oaiutil import RDF_SCHEMA_PATH
@@ -98,11 +101,11 @@ def dirty_index(dirty_project):
 @pytest.fixture(scope="module")
 def dirty_site(dirty_project):
     """Built with the gate switched off (the build's validation reports nothing)."""
-    from kgpub import site
+    from kgpub.build import build, pipeline
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(site, "validate_sources", lambda sources, engine="auto": Report([]))
-        return site.build(dirty_project, dirty_project.root / "site").out
+        mp.setattr(pipeline, "validate_sources", lambda sources, engine="auto": Report([]))
+        return build(dirty_project, dirty_project.root / "site").out
 
 
 def parse_strict(data: bytes) -> etree._Element:
@@ -169,9 +172,9 @@ def test_rdf_xml_replaces_and_other_formats_keep_the_value(dirty_site):
 
 def test_writers_called_directly(dirty_index):
     """The render functions themselves, on an index built from the dirty sources."""
-    files = {harvest.FEED_PATH: harvest.atom_feed(dirty_index)}
-    files.update(harvest.sitemaps(dirty_index, ["index.html"], ["", "fr/"]))
-    files.update(harvest.void_documents(dirty_index))
+    files = {FEED: atom_feed(dirty_index)}
+    files.update(sitemaps.sitemaps(dirty_index, ["index.html"], ["", "fr/"]))
+    files.update(void_documents(dirty_index))
     for iri in (ENTRY, BASE + "topic/dirty-topic", BASE + "agent/dirty-agent"):
         files.update(entity_documents(dirty_index, iri))
     xml = [name for name in files if name.endswith((".rdf", ".xml", ".atom"))]
@@ -181,8 +184,8 @@ def test_writers_called_directly(dirty_index):
 
 
 def test_sitemap_index_is_well_formed(dirty_index, monkeypatch):
-    monkeypatch.setattr(harvest, "SITEMAP_LIMIT", 5)
-    files = dict(harvest.sitemaps(dirty_index, ["index.html"]))
+    monkeypatch.setattr(sitemaps, "SITEMAP_LIMIT", 5)
+    files = dict(sitemaps.sitemaps(dirty_index, ["index.html"]))
     assert b"<sitemapindex" in files["sitemap.xml"]
     sitemap_schema("siteindex.xsd").validate(parse_strict(files["sitemap.xml"]))
 

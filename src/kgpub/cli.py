@@ -105,7 +105,7 @@ def build(project_dir: Path, out: Path | None, engine: str, full: bool, timings:
     violations; the site is written as a new generation and published in one atomic step, so
     the previous one stays until the new one is complete. A rebuild after data edits renders
     only the pages that show something edited."""
-    from .site import build as build_site
+    from .build import build as build_site
 
     try:
         project = _project(project_dir)
@@ -181,8 +181,8 @@ def serve(project_dir: Path, site_dir: Path | None, host: str, port: int, worker
           store: str | None, app_only: bool, watch: bool) -> None:
     """Serve the site with content negotiation, the SPARQL endpoint and the harvesting
     interfaces, on a production ASGI server (uvicorn)."""
+    from .build import build as build_site
     from .layout import HOME
-    from .site import build as build_site
 
     if watch and (get_path is not None or workers != 1 or app_only):
         raise click.UsageError("--watch runs one server process with the site: it takes "

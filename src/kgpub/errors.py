@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # validate imports this module
+    from .validate import Report
+
 EXIT_OK = 0
 EXIT_INVALID = 1  # the data breaks a shape
 EXIT_USAGE = 2  # bad options, unreadable or unparsable input
@@ -31,7 +36,7 @@ class InvalidData(KgpubError):
 
     exit_code = EXIT_INVALID
 
-    def __init__(self, report):
+    def __init__(self, report: Report) -> None:
         super().__init__(f"{len(report.violations)} violation(s): nothing was published")
         self.report = report
 

@@ -1,7 +1,8 @@
 """Incremental: which parts of a site a rebuild must render again, from what the last build read.
 
 While a build renders a unit of work (an entity's files, or one listing page in every
-language) it records the keys of what the rendering read (kgpub.index.Index.note): the IRIs
+language) it records the keys of what the rendering read through its view of the graph
+(kgpub.index.Index, which records every read; kgpub.graph is read unrecorded only here): the IRIs
 whose triples it used, and navigation keys (kgpub.browse.nav_key) whose value Browse can
 digest. The build keeps those keys, a digest of each source file, of each subject's triples
 in each data file and of each navigation key in ``.kgpub/build-state.json`` (not served).
@@ -36,7 +37,8 @@ import pyoxigraph as ox
 
 from .browse import Browse
 from .config import Project
-from .index import EVERYTHING, RDF_TYPE, Index, incoming_key
+from .graph import RDF_TYPE, Graph
+from .index import EVERYTHING, incoming_key
 from .layout import BUILD_STATE
 from .load import Sources
 
@@ -109,28 +111,28 @@ def subject_digests(triples: list[ox.Triple]) -> dict[str, str]:
     """Per subject, a digest of its triples in one file."""
     by: dict[str, list[str]] = {}
     for t in triples:
-        by.setdefault(t.subject.value, []).append(str(t))
+        by.setdefault(t.subject.value, []).append(str(t))  # type: ignore[union-attr]
     return {
         s: hashlib.blake2b("\n".join(sorted(lines)).encode(), digest_size=12).hexdigest()
         for s, lines in sorted(by.items())
     }
 
 
-def new_state(project: Project, sources: Sources, browse: Browse) -> State:
+def new_state(project: Project, sources: Sources, graph: Graph, browse: Browse) -> State:
     return State(
         inputs=inputs_digest(project, sources),
         data={f: sources.digests[f] for f in sources.by_file},
         subjects={f: subject_digests(t) for f, t in sources.by_file.items()},
         nav=browse.fingerprints(),
-        derived=derived_digests(browse.index),
+        derived=derived_digests(graph),
     )
 
 
-def derived_digests(index: Index) -> dict[str, str]:
+def derived_digests(graph: Graph) -> dict[str, str]:
     """Per subject, a digest of the statements derived about it that can change with another
     subject's statements. Derived classes are left out: they follow from the subject's own
     rdf:type and the ontology (whose change means a full build)."""
-    return subject_digests([t for t in index.derived if t.predicate.value != RDF_TYPE])
+    return subject_digests([t for t in graph.derived if t.predicate.value != RDF_TYPE])
 
 
 @dataclass
@@ -141,15 +143,16 @@ class Plan:
     searchable: list[str]  # the pages the last build's search index has, sorted
 
 
-def plan(previous: State, project: Project, sources: Sources, index: Index,
+def plan(previous: State, project: Project, sources: Sources, graph: Graph,
          browse: Browse, units: list[str]) -> Plan | None:
-    """What to render again, or None when only a full build is right. units: this build's."""
+    """What to render again, or None when only a full build is right. units: this build's.
+    graph: read unrecorded (this is the build's machinery, not a page)."""
     inputs = inputs_digest(project, sources)
     if inputs != previous.inputs or set(sources.by_file) != set(previous.data):
         return None
     state = State(inputs=inputs, data={f: sources.digests[f] for f in sources.by_file},
                   subjects=dict(previous.subjects), nav=browse.fingerprints(),
-                  derived=derived_digests(index))
+                  derived=derived_digests(graph))
     changed: set[str] = set()
     for f in sources.by_file:
         if state.data[f] == previous.data[f]:
@@ -165,7 +168,7 @@ def plan(previous: State, project: Project, sources: Sources, index: Index,
     # that no longer links there is found by its own key; one that now does, by the target's.
     dirty = set(changed) | ({EVERYTHING} if changed else set())
     for s in changed:
-        for prop, objects in index.out.get(s, {}).items():
+        for prop, objects in graph.statements(s).items():
             for o in objects:
                 if isinstance(o, ox.NamedNode | ox.BlankNode):
                     dirty.update((incoming_key(o.value), incoming_key(o.value, prop)))

@@ -1,50 +1,44 @@
-"""Index: the validated graph, organised for rendering and serving.
+"""Index: the view render code reads the published graph through, recording what it reads.
 
-Holds the triples by subject and by object, knows which IRIs are published (every subject under
-the base), what kind each is, its label in a language, and its RDF description. The graph is the
-published one: what editors wrote and what the build derives from it (kgpub.entail).
+Knows which IRIs are published (every subject under the base), what kind each is, its label in
+a language, and its RDF description, over a Graph (kgpub.graph: the statements by subject and by
+object). Every read is recorded while a recording is open (Index.recording): an incremental
+build renders a page again only when something the page read changed (kgpub.incremental), so a
+read that escaped recording would give a stale rebuild, silently. Hence renderers receive an
+Index and never the Graph, which it keeps private; the build's own machinery, which must read
+without recording, holds the Graph (Index.over makes the view).
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any
 from unicodedata import normalize
 
 import pyoxigraph as ox
 
 from .config import Project
-from .entail import entailments, merge
+from .graph import DCT as DCT
+from .graph import FOAF as FOAF
+from .graph import ORG as ORG
+from .graph import OWL as OWL
+from .graph import RDF as RDF
+from .graph import RDF_TYPE as RDF_TYPE
+from .graph import RDFS as RDFS
+from .graph import SKOS as SKOS
+from .graph import STANDARD_PREFIXES as STANDARD_PREFIXES
+from .graph import VOID as VOID
+from .graph import XSD as XSD
+from .graph import Graph
 from .layout import RESERVED, entity_path, remove_dot_segments
 from .load import Sources
 
-RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-RDFS = "http://www.w3.org/2000/01/rdf-schema#"
-SKOS = "http://www.w3.org/2004/02/skos/core#"
-DCT = "http://purl.org/dc/terms/"
-FOAF = "http://xmlns.com/foaf/0.1/"
-OWL = "http://www.w3.org/2002/07/owl#"
-XSD = "http://www.w3.org/2001/XMLSchema#"
-ORG = "http://www.w3.org/ns/org#"
-VOID = "http://rdfs.org/ns/void#"
+_NONE: dict[str, list[Any]] = {}  # the statements of a subject the graph does not have
 
-RDF_TYPE = RDF + "type"
-
-STANDARD_PREFIXES = {
-    "rdf": RDF,
-    "rdfs": RDFS,
-    "owl": OWL,
-    "xsd": XSD,
-    "skos": SKOS,
-    "dcterms": DCT,
-    "foaf": FOAF,
-    "org": ORG,
-    "void": VOID,
-}
 
 
 @dataclass(frozen=True)
@@ -54,40 +48,32 @@ class Label:
 
 
 class Index:
+    """A recording view over a Graph: what render code reads the graph through."""
+
     def __init__(self, project: Project, sources: Sources,
                  derived: list[ox.Triple] | None = None):
-        """derived: the statements derived from the sources (kgpub.entail.entailments; computed
-        when not given)."""
-        self.project = project
-        self.base = project.base
-        self.vocab = project.vocab
-        self.ontology_iri = project.base + "ontology"
+        """A view over a new Graph of the sources (derived: kgpub.graph.Graph)."""
+        self._bind(Graph(project, sources, derived))
+
+    @classmethod
+    def over(cls, graph: Graph) -> Index:
+        """A view over a graph the caller keeps (the build reads it unrecorded too)."""
+        view = cls.__new__(cls)
+        view._bind(graph)
+        return view
+
+    def _bind(self, graph: Graph) -> None:
+        self.project = graph.project
+        self.base = graph.base
+        self.vocab = graph.vocab
+        self.ontology_iri = graph.ontology_iri
+        self.prefixes = graph.prefixes
         # Where a thing's name is found, in order of preference ([site] label_properties).
-        self.label_properties = project.label_properties
-        self.derived = entailments(sources) if derived is None else derived
-        # The vocabulary's document: the ontology and what is derived about its subjects (the
-        # resource types are skos:Concepts, a scheme has its top concepts).
-        described = {t.subject for t in sources.ontology}
-        self.ontology_triples = merge(sources.ontology,
-                                      [t for t in self.derived if t.subject in described])
-        self._ontology_subjects = sorted({s.value for s in described})
-        self.triples = merge(sources.graph, self.derived)
-        self.prefixes = {**STANDARD_PREFIXES, **{"sphr": self.vocab}}
-        for prefix, ns in sorted(sources.prefixes.items()):
-            self.prefixes.setdefault(prefix, ns)
+        self.label_properties = graph.project.label_properties
+        self._graph = graph
+        self._out = graph._out
+        self._inc = graph._inc
         self._kinds: dict[str, str] = {}
-        self.out: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-        self.inc: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        for t in self.triples:
-            s, p, o = t.subject.value, t.predicate.value, t.object
-            self.out[s][p].append(o)
-            if isinstance(o, ox.NamedNode):
-                self.inc[o.value].append((s, p))
-        for preds in self.out.values():
-            for values in preds.values():
-                values.sort(key=str)
-        for links in self.inc.values():
-            links.sort()
         # While a page is rendered, the keys of everything it reads (IRIs whose triples it used,
         # incoming_key(iri) for what links to an IRI, navigation keys from kgpub.browse): an
         # incremental build renders a page again only when one of them changed
@@ -116,15 +102,34 @@ class Index:
             if outer is not None:
                 outer.update(inner)
 
+    # ---- the whole graph ------------------------------------------------------------------------
+
+    @property
+    def triples(self) -> list[ox.Triple]:
+        """Every statement (a read of the whole graph: any edit may change what uses it)."""
+        self.note(EVERYTHING)
+        return self._graph.triples
+
+    def statements(self) -> Iterator[tuple[str, Mapping[str, Sequence]]]:
+        """Every subject (IRIs and blank node labels) with its properties and their values, in
+        one pass (a read of the whole graph)."""
+        self.note(EVERYTHING)
+        return iter(self._out.items())
+
     # ---- what is published -----------------------------------------------------------------
 
-    @cached_property
+    @property
     def entities(self) -> list[str]:
         """Every IRI under the base that is described, except vocabulary terms (they live in the
-        ontology document, behind its hash namespace)."""
+        ontology document, behind its hash namespace). A list over the whole graph."""
+        self.note(EVERYTHING)
+        return self._entities
+
+    @cached_property
+    def _entities(self) -> list[str]:
         found = {
             s
-            for s in self.out
+            for s in self._out
             if s.startswith(self.base) and len(s) > len(self.base) and "#" not in s
         }
         found.add(self.ontology_iri)
@@ -136,7 +141,7 @@ class Index:
 
     @cached_property
     def _entity_set(self) -> frozenset[str]:
-        return frozenset(self.entities)
+        return frozenset(self._entities)
 
     def path(self, iri: str) -> str:
         """The document path (without suffix) of an IRI under the base: {base}topic/x -> topic/x.
@@ -148,19 +153,20 @@ class Index:
 
     def types(self, iri: str) -> list[str]:
         self.note(iri)
-        return [o.value for o in self.out.get(iri, {}).get(RDF_TYPE, [])]
+        return [o.value for o in self._out.get(iri, _NONE).get(RDF_TYPE, [])]
 
     def has_type(self, iri: str, cls: str) -> bool:
         return cls in self.types(iri) or any(self._subclass(t, cls) for t in self.types(iri))
 
     def _subclass(self, sub: str, sup: str, seen: frozenset = frozenset()) -> bool:
+        # Not recorded: the class hierarchy is the ontology's, whose change means a full build.
         if sub == sup:
             return True
         if sub in seen:
             return False
         return any(
             self._subclass(o.value, sup, seen | {sub})
-            for o in self.out.get(sub, {}).get(RDFS + "subClassOf", [])
+            for o in self._out.get(sub, _NONE).get(RDFS + "subClassOf", [])
         )
 
     def is_subclass(self, sub: str, sup: str) -> bool:
@@ -212,19 +218,19 @@ class Index:
     def subjects(self) -> list[str]:
         """Every subject of the graph (IRIs and blank node labels)."""
         self.note(EVERYTHING)
-        return list(self.out)
+        return list(self._out)
 
     # ---- values and labels ------------------------------------------------------------------
 
     def values(self, iri: str, prop: str) -> list:
         if self.seen is not None:
             self.seen.add(iri)
-        return self.out.get(iri, {}).get(prop, [])
+        return self._out.get(iri, _NONE).get(prop, [])
 
     def predicates(self, iri: str) -> list[str]:
         """The properties iri has values for, in source order."""
         self.note(iri)
-        return list(self.out.get(iri, {}))
+        return list(self._out.get(iri, _NONE))
 
     def value(self, iri: str, prop: str):
         vals = self.values(iri, prop)
@@ -257,15 +263,21 @@ class Index:
         v = self.value(iri, DCT + "isReplacedBy")
         return v.value if isinstance(v, ox.NamedNode) else None
 
-    @cached_property
+    @property
     def live_entries(self) -> list[str]:
-        return [e for e in self.entities if self.kind(e) == "entry" and not self.is_tombstone(e)]
+        """The entries that are not withdrawn. A list over the whole graph."""
+        self.note(EVERYTHING)
+        return self._live_entries
+
+    @cached_property
+    def _live_entries(self) -> list[str]:
+        return [e for e in self._entities if self.kind(e) == "entry" and not self.is_tombstone(e)]
 
     def has_label(self, iri: str) -> bool:
         return any(self.values(iri, p) for p in self.label_properties)
 
     def incoming(self, iri: str, prop: str | None = None) -> list[str]:
-        found = [s for s, p in self.inc.get(iri, []) if prop is None or p == prop]
+        found = [s for s, p in self._inc.get(iri, []) if prop is None or p == prop]
         if self.seen is not None:  # what links to iri, and each of those
             self.seen.add(incoming_key(iri, prop))
             self.seen.update(found)
@@ -280,8 +292,8 @@ class Index:
         if iri == self.ontology_iri:
             # What is derived about the vocabulary's subjects may follow from the data (a
             # scheme's top concepts): an incremental build renders it again when that changes.
-            self.note_all(self._ontology_subjects)
-            return list(self.ontology_triples)
+            self.note_all(self._graph.ontology_subjects)
+            return list(self._graph.ontology_triples)
         triples: list[ox.Triple] = []
         seen_nodes: set[str] = set()
         linked: set[str] = set()
@@ -293,7 +305,7 @@ class Index:
             seen_nodes.add(node)
             self.note(node)
             subject = ox.BlankNode(node) if _is_bnode_id(node) else ox.NamedNode(node)
-            for p, objs in self.out.get(node, {}).items():
+            for p, objs in self._out.get(node, _NONE).items():
                 for o in objs:
                     triples.append(ox.Triple(subject, ox.NamedNode(p), o))
                     if isinstance(o, ox.BlankNode):
@@ -301,10 +313,10 @@ class Index:
                     elif isinstance(o, ox.NamedNode) and o.value != iri:
                         linked.add(o.value)
         for other in sorted(linked):
-            node = ox.NamedNode(other)
+            target = ox.NamedNode(other)
             for prop in self.label_properties:
                 for v in self.values(other, prop):
-                    triples.append(ox.Triple(node, ox.NamedNode(prop), v))
+                    triples.append(ox.Triple(target, ox.NamedNode(prop), v))
         return triples
 
 

@@ -9,7 +9,7 @@ SITE_WIDE; kgpub.index.path_problem).
 
 What the build hands the server is typed: OAI-PMH records (HarvestRecord) and sets
 (kgpub.oaipmh.OaiSet), tombstones (Tombstone) and build facts (BuildFacts), each with the
-function that writes it (to bytes: kgpub.render.harvest) and the one that reads it back
+function that writes it (to bytes: kgpub.render.meta_files) and the one that reads it back
 (kgpub.server). Both sides use these, so the files' format lives in one place.
 """
 
@@ -29,9 +29,6 @@ if TYPE_CHECKING:  # imported when read (kgpub.oaipmh needs lxml: the CLI starts
 
 
 ONTOLOGY = "ontology"  # the vocabulary's one document ({base}ontology#Term)
-# The two concept schemes every page links to ({base}topics is also the topic index).
-TOPICS = "topics"
-TYPES = "types"
 
 
 def entity_path(iri: str, base: str, vocab: str) -> str:
@@ -244,7 +241,7 @@ class BuildFacts:
 
     base: str
     earliest_datestamp: str
-    statistics: dict = field(default_factory=dict)  # kgpub.render.harvest.statistics
+    statistics: dict = field(default_factory=dict)  # kgpub.render.void.statistics
 
 
 def _json(data) -> bytes:

@@ -1,0 +1,93 @@
+"""Contents: the files each unit of work is made of, and the site-wide files.
+
+Everything here reads the graph through the recording view (kgpub.index.Index) it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib.resources import files
+
+from ..browse import Browse
+from ..index import Index
+from ..layout import BIBTEX, FEED, NOT_FOUND, RIS, ROBOTS, asset_path, language_prefix
+from ..render import cite
+from ..render.feed import atom_feed
+from ..render.html import HtmlRenderer
+from ..render.i18n import check_languages
+from ..render.meta_files import meta_files
+from ..render.rdf import dumps, entity_documents
+from ..render.robots import robots_txt
+from ..render.sitemaps import sitemaps
+from ..render.void import void_documents
+from .units import EntityWork, Work
+
+FACET_PAGES = ("type", "place", "organisation", "year")  # facets with a page of their own
+
+
+def renderers(index: Index) -> list[HtmlRenderer]:
+    """One HTML renderer per site language (the default first), sharing one navigation."""
+    check_languages(index.project.languages)
+    nav = Browse(index, index.project.page_size)
+    nav.prepare()  # computed once here, before workers fork, and shared by them
+    return [HtmlRenderer(index, lang, nav) for lang in index.project.languages]
+
+
+def render_entities(
+    index: Index, iris: list[str], html: list[HtmlRenderer] | None = None
+) -> Iterator[tuple[str, bytes]]:
+    """Each entity's pages (one per language), RDF documents and, for entries, citations."""
+    html = html or renderers(index)
+    for iri in iris:
+        for renderer in html:
+            path, page = renderer.render_entity(iri)
+            yield path, page.encode("utf-8")
+        yield from entity_documents(index, iri)
+        if index.kind(iri) == "entry" and not index.is_tombstone(iri):
+            work = cite.work_from_index(index, iri, index.project.default_language)
+            doc = index.path(iri)
+            yield doc + BIBTEX, cite.bibtex(work).encode("utf-8")
+            yield doc + RIS, cite.ris(work).encode("utf-8")
+
+
+def unit_files(index: Index, html: list[HtmlRenderer], work: Work) -> Iterator[tuple[str, bytes]]:
+    """The files of one unit of work."""
+    if isinstance(work, EntityWork):
+        yield from render_entities(index, [work.iri], html)
+        return
+    for r in html:
+        path, page = r.render_listing(work.listing, work.n)
+        yield path, page.encode("utf-8")
+
+
+def navigation_pages(html: list[HtmlRenderer]) -> Iterator[tuple[str, str]]:
+    """The browsing pages that are not listings, in every language: home, search, A-Z, facets."""
+    for r in html:
+        yield r.render_home()
+        yield r.render_not_found()
+        yield r.render_search()
+        yield r.render_browse_index()
+        yield r.render_az()
+        for facet in FACET_PAGES:
+            yield r.render_facet(facet)
+
+
+def site_files(index: Index, html: list[HtmlRenderer] | None = None) -> Iterator[tuple[str, bytes]]:
+    """The files that are neither an entity's nor a listing page: navigation pages, dumps,
+    harvesting files, assets."""
+    html = html or renderers(index)
+    nav_paths = []
+    for path, page in navigation_pages(html):
+        nav_paths.append(path)
+        yield path, page.encode("utf-8")
+    yield from dumps(index)
+    prefixes = [language_prefix(lang, index.project.languages) for lang in index.project.languages]
+    nav_paths += [r.here(listing.page_path(n)) for r in html for listing, n in r.browse.pages()]
+    yield from sitemaps(index, [p for p in nav_paths if not p.endswith(NOT_FOUND)], prefixes)
+    yield ROBOTS, robots_txt(index)
+    yield from void_documents(index)
+    yield FEED, atom_feed(index)
+    yield from meta_files(index)
+    for asset in sorted(files("kgpub").joinpath("static").iterdir(), key=lambda a: a.name):
+        if asset.is_file():
+            yield asset_path(asset.name), asset.read_bytes()
