@@ -105,7 +105,7 @@ def _short(issue: Issue) -> Issue:
 
 
 def output_dir(project_root: Path, site: Path | None) -> Path:
-    """The build's output: `site`, else kgpub.site.build's default (site/ in the project)."""
+    """The build's output: `site`, else kgpub.build's default (site/ in the project)."""
     return Path(site) if site is not None else Path(project_root) / "site"
 
 
@@ -113,8 +113,8 @@ def rebuild(project_dir: Path, site: Path) -> Outcome:
     """Validate and build the project into `site` the way `kgpub build` does (incremental when
     only data changed), publishing a new generation on success; on any failure the published
     build is untouched and the outcome says why, file:line where there is one."""
+    from ..build import build
     from ..config import load_project
-    from ..site import build
 
     started = time.monotonic()
     try:
@@ -265,7 +265,7 @@ def main(argv: list[str]) -> int:
     """The builder process: one build per line read, one JSON answer line per build, until its
     input ends. The answers go to the original stdout; anything a build prints goes to stderr,
     so it cannot garble them."""
-    from .. import site as preloaded  # noqa: F401 - imported once, before the first change
+    from .. import build as preloaded  # noqa: F401 - imported once, before the first change
 
     project_dir, site = Path(argv[0]), Path(argv[1])
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
