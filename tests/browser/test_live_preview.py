@@ -32,34 +32,43 @@ def test_open_page_follows_edits_and_shows_problems(page, tmp_path):
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     with running_preview(root) as preview:
-        page.goto(f"{preview.url}/{ENTRY}.html")
-        heading = page.locator("h1")
-        expect(heading).to_have_text(TITLE)
-        loads = []
-        page.on("load", lambda: loads.append(page.url))
-
-        # the title edited on disk: the open page shows it
-        preview.retitle(TITLE, EDITED)
-        expect(heading).to_have_text(EDITED, timeout=LIVE_MS)
-        assert loads, "the page was not reloaded"
-
-        # data that does not validate: the banner, over the last good build
-        preview.break_date(EDITED)
-        banner = page.locator("#kgpub-preview")
-        expect(banner).to_be_visible(timeout=LIVE_MS)
-        expect(banner).to_contain_text(f"{ENTRY_FILE}:{BAD_DATE_LINENO}")
-        expect(banner).to_contain_text(SCRIPT_VALUE)  # as text: escaped, not markup
-        assert banner.locator("script").count() == 0
-        expect(heading).to_have_text(EDITED)
-        # a page opened now shows it too (made by the server, not the script)
-        page.reload()
-        expect(banner).to_contain_text(f"{ENTRY_FILE}:{BAD_DATE_LINENO}")
-
-        # fixed: the banner goes
-        preview.fix_date()
-        expect(banner).to_have_count(0, timeout=LIVE_MS)
-        expect(heading).to_have_text(EDITED)
+        try:
+            _edit_break_fix(page, preview)
+        except AssertionError as exc:  # what the server saw and did, beside what the page shows
+            raise AssertionError(f"{exc}\n--- the preview's terminal:\n{preview.terminal()}"
+                                 ) from exc
     assert not dialogs, f"a value in the data ran as a script: {dialogs}"
     errors = [e for e in log_of(page).console_errors if "Content Security Policy" in e
               or "uncaught" in e]
     assert not errors, errors
+
+
+def _edit_break_fix(page, preview) -> None:
+    """Edit, break and fix the data on disk while the page is open."""
+    page.goto(f"{preview.url}/{ENTRY}.html")
+    heading = page.locator("h1")
+    expect(heading).to_have_text(TITLE)
+    loads = []
+    page.on("load", lambda: loads.append(page.url))
+
+    # the title edited on disk: the open page shows it
+    preview.retitle(TITLE, EDITED)
+    expect(heading).to_have_text(EDITED, timeout=LIVE_MS)
+    assert loads, "the page was not reloaded"
+
+    # data that does not validate: the banner, over the last good build
+    preview.break_date(EDITED)
+    banner = page.locator("#kgpub-preview")
+    expect(banner).to_be_visible(timeout=LIVE_MS)
+    expect(banner).to_contain_text(f"{ENTRY_FILE}:{BAD_DATE_LINENO}")
+    expect(banner).to_contain_text(SCRIPT_VALUE)  # as text: escaped, not markup
+    assert banner.locator("script").count() == 0
+    expect(heading).to_have_text(EDITED)
+    # a page opened now shows it too (made by the server, not the script)
+    page.reload()
+    expect(banner).to_contain_text(f"{ENTRY_FILE}:{BAD_DATE_LINENO}")
+
+    # fixed: the banner goes
+    preview.fix_date()
+    expect(banner).to_have_count(0, timeout=LIVE_MS)
+    expect(heading).to_have_text(EDITED)
