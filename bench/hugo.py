@@ -161,13 +161,15 @@ def inventory(root: Path) -> dict:
 
 
 def remove_output(out: Path) -> None:
-    """An output and, for kgpub, its generations beside it (the next build is a full one)."""
-    from kgpub.generation import generations_dir
+    """An output and, for kgpub, its generations and build lock beside it (the next build is a
+    full one)."""
+    from kgpub.generation import build_lock_path, generations_dir
 
     if out.is_symlink():
         out.unlink()
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(generations_dir(out), ignore_errors=True)
+    build_lock_path(out).unlink(missing_ok=True)
 
 
 def run_tool(tool: str, cmd: list[str], timeout: float, cwd: Path | None = None) -> dict:
@@ -214,7 +216,8 @@ def compare(project: Path, work: Path, *, runs: int = 3, edits: int = 3,
     site = work / "hugo-site"
     converted = hugo_site.build(project, site)
     tools = Tools(project, site, command, kgpub or kgpub_command())
-    data: dict = {"hugo_version": hugo_version(command), "conversion": converted,
+    data: dict = {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                  "hugo_version": hugo_version(command), "conversion": converted,
                   "full": [], "rebuild": [], "notes": []}
     last: dict[str, Path] = {}
     try:
@@ -315,7 +318,8 @@ def _runs(data: dict, kind: str, tool: str) -> str:
 def report_lines(data: dict) -> list[str]:
     c = data["conversion"]
     lines = [
-        f"{data['hugo_version']} on an equivalent site converted from the same project "
+        f"Measured {data['measured']}: {data['hugo_version']} on an equivalent site converted "
+        "from the same project "
         f"(bench/hugo_site.py, {c['seconds']:.1f} s, not counted): {c['entities']:,} entities, "
         f"{c['files']:,} content and configuration files. Tools alternate (K H, H K, ...); "
         "ratios are kgpub / Hugo; target: at most half of Hugo's time (≤ 0.5x).",

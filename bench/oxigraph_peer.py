@@ -92,7 +92,8 @@ def compare(kgpub_url: str, dump: Path, examples: list, *, runs: int = 20,
             log(f"  {ex.slug}: kgpub {k * 1000:.2f} ms, oxigraph {o * 1000:.2f} ms "
                 f"({k / o:.2f}x, {n} runs), answers {sizes[0]} / {sizes[1]}")
     ratios = [r["ratio"] for r in rows]
-    return {"rows": rows, "oxigraph_version": sparql_queue.oxigraph_version(command),
+    return {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "rows": rows, "oxigraph_version": sparql_queue.oxigraph_version(command),
             "worst_ratio": max(ratios) if ratios else None,
             "median_ratio": statistics.median(ratios) if ratios else None,
             "not_slower": sum(1 for r in ratios if r <= 1.0),
@@ -106,7 +107,8 @@ def _ms(v: float) -> str:
 def report_lines(data: dict) -> list[str]:
     rows = data["rows"]
     lines = [
-        f"Each example query over HTTP, one request at a time, to kgpub's `/sparql` and to "
+        f"Measured {data['measured']}: each example query over HTTP, one request at a time, "
+        "to kgpub's `/sparql` and to "
         f"{data['oxigraph_version']} `serve-read-only` loaded with the same dump; same client "
         "(urllib, bench/sparql_latency.py), servers alternating request by request; medians. "
         "Ratio kgpub / Oxigraph; target ≤ 1x (no slower). Answer: rows (or triples) returned "
