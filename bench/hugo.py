@@ -25,12 +25,16 @@ import argparse
 import html
 import json
 import os
+import queue
 import re
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import hugo_site  # noqa: E402
-from measure import run_measured  # noqa: E402
+from measure import kill_session, run_measured  # noqa: E402
 
 LANG_PREFIXES = {"en": "", "fr": "fr/", "es": "es/"}  # where each language's pages are, both tools
 MISSING = "hugo is not installed (Debian: apt-get install hugo; `make bench` installs it)"
@@ -96,7 +100,10 @@ class Edit:
             if ('title_lang: "en"' in text and "withdrawn" not in text and "date_lex" in text
                     and labels.startswith(' {"en":') and labels.count(":") == 1):
                 slug = page.stem
-                title = json.loads(re.search(r"^title: (\".*\")$", text, re.M).group(1))
+                found = re.search(r"^title: (\".*\")$", text, re.M)
+                if found is None:
+                    continue
+                title = json.loads(found.group(1))
                 ttl = cls._turtle_of(project, slug)
                 md = {lang: site / "content" / lang / "resource" / f"{slug}.md"
                       for lang in LANG_PREFIXES}
@@ -237,36 +244,128 @@ def compare(project: Path, work: Path, *, runs: int = 3, edits: int = 3,
                     remove_output(last[tool])  # only the newest build of each tool is kept
                 last[tool] = out
         data["outputs"] = {tool: inventory(out) for tool, out in last.items()}
-        data["rebuild"] = rebuilds(tools, project, site, last, edits, started, budget, timeout,
-                                   data, log)
+        edit = Edit.pick(project, site)
+        data["edited"] = {"slug": edit.slug, "file": str(edit.ttl.relative_to(project))}
+        try:
+            data["rebuild"] = rebuilds(tools, edit, last, edits, started, budget, timeout,
+                                       data["notes"], log)
+            hugo_full = median([r["wall"] for r in data["full"] if r["tool"] == "hugo"]) or 0
+            hugo_rebuild = median([r["wall"] for r in data["rebuild"] if r["tool"] == "hugo"])
+            if time.monotonic() - started + hugo_full + edits * (hugo_rebuild or 0) > budget:
+                data["notes"].append("`hugo server` not measured: its first build and "
+                                     f"{edits} rebuild(s) would exceed the time budget")
+            else:
+                data["server"] = server_rebuilds(tools, edit, work / "hugo-server", edits,
+                                                 timeout, log)
+        finally:
+            edit.restore()
     finally:
-        for out in last.values():
+        for out in [*last.values(), work / "hugo-server"]:
             remove_output(out)
         shutil.rmtree(site, ignore_errors=True)
     return summarize(data)
 
 
-def rebuilds(tools: Tools, project: Path, site: Path, last: dict[str, Path], edits: int,
-             started: float, budget: float, timeout: float, data: dict, log) -> list[dict]:
-    edit = Edit.pick(project, site)
-    data["edited"] = {"slug": edit.slug, "file": str(edit.ttl.relative_to(project))}
+def rebuilds(tools: Tools, edit: Edit, last: dict[str, Path], edits: int, started: float,
+             budget: float, timeout: float, notes: list[str], log) -> list[dict]:
     done: list[dict] = []
-    try:
-        for i in range(1, edits + 1):
-            if not _time_for_more(done, started, budget, data["notes"], "rebuilds"):
-                break
-            new = f"{edit.title} (edited {i})"
-            for tool in order(i):
-                (edit.apply_kgpub if tool == "kgpub" else edit.apply_hugo)(new)
-                r = tools.build(tool, last[tool], timeout)
-                r.update(edit=i, shown=edit.shown(last[tool], new))
-                done.append(r)
-                log(f"  {tool} rebuild {i}: {r['wall']:.2f} s, title shown in {r['shown']}")
-                if r.get("stopped"):
-                    raise RuntimeError(f"{tool}'s rebuild was stopped at {timeout:.0f} s")
-    finally:
-        edit.restore()
+    for i in range(1, edits + 1):
+        if not _time_for_more(done, started, budget, notes, "rebuilds"):
+            break
+        new = f"{edit.title} (edited {i})"
+        for tool in order(i):
+            (edit.apply_kgpub if tool == "kgpub" else edit.apply_hugo)(new)
+            r = tools.build(tool, last[tool], timeout)
+            r.update(edit=i, shown=edit.shown(last[tool], new))
+            done.append(r)
+            log(f"  {tool} rebuild {i}: {r['wall']:.2f} s, title shown in {r['shown']}")
+            if r.get("stopped"):
+                raise RuntimeError(f"{tool}'s rebuild was stopped at {timeout:.0f} s")
     return done
+
+
+# ---- Hugo's own incremental mode ----------------------------------------------------------------
+
+class Watched:
+    """`hugo server --renderToDisk` watching the site, as an editor using Hugo's live preview
+    runs it; its output lines are read by a thread, so waiting for one can time out."""
+
+    def __init__(self, hugo: str, site: Path, out: Path):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.proc = subprocess.Popen(
+            [hugo, "server", "--bind", "127.0.0.1", "--port", str(port), "--renderToDisk",
+             "--destination", str(out), "--disableLiveReload", "--watch"],
+            cwd=site, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_for(self, pattern: str, seconds: float) -> re.Match | None:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                return None
+            if line is None:
+                return None
+            self.seen.append(line)
+            if found := re.search(pattern, line):
+                return found
+        return None
+
+    def peak(self) -> int:
+        """The server's peak resident memory so far (VmHWM), in bytes."""
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        found = re.search(r"VmHWM:\s+(\d+) kB", status)
+        return int(found.group(1)) * 1024 if found else 0
+
+    def stop(self) -> None:
+        kill_session(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            kill_session(self.proc.pid)
+            self.proc.wait()
+
+
+def server_rebuilds(tools: Tools, edit: Edit, out: Path, edits: int, timeout: float,
+                    log) -> dict:
+    """Time from saving the edited pages to the new title on disk in every language, through
+    as many rebuilds as Hugo makes of it."""
+    server = Watched(tools.hugo, tools.site, out)
+    try:
+        t0 = time.perf_counter()
+        if server.wait_for(r"Web Server is available", timeout) is None:
+            raise RuntimeError("hugo server did not start: " + "".join(server.seen[-5:])[-300:])
+        data: dict = {"first_build": time.perf_counter() - t0, "runs": []}
+        for i in range(1, edits + 1):
+            new = f"{edit.title} (server edit {i})"
+            t = time.perf_counter()
+            edit.apply_hugo(new)
+            shown: list[str] = []
+            while len(shown) < len(LANG_PREFIXES):
+                left = timeout - (time.perf_counter() - t)
+                if server.wait_for(r"Total in \d+ ms", left) is None:
+                    raise RuntimeError(f"hugo server showed the edit in {shown} only")
+                shown = edit.shown(out, new)
+            wall = time.perf_counter() - t
+            data["runs"].append({"wall": wall, "shown": shown})
+            log(f"  hugo server rebuild {i}: {wall:.2f} s")
+            time.sleep(1)  # a rebuild of late events would be seen before the next edit
+        data["peak"] = server.peak()
+        return data
+    finally:
+        server.stop()
 
 
 def _time_for_more(done: list[dict], started: float, budget: float, notes: list[str],
@@ -292,6 +391,11 @@ def summarize(data: dict) -> dict:
             data[f"{kind}_{tool}_peak"] = median([r["peak"] for r in runs])
         data[f"{kind}_ratio_wall"] = ratio(data[f"{kind}_kgpub_wall"], data[f"{kind}_hugo_wall"])
         data[f"{kind}_ratio_peak"] = ratio(data[f"{kind}_kgpub_peak"], data[f"{kind}_hugo_peak"])
+    if "server" in data:
+        server = data["server"]
+        server["wall"] = median([r["wall"] for r in server["runs"]])
+        data["server_ratio_wall"] = ratio(data["rebuild_kgpub_wall"], server["wall"])
+        data["server_ratio_peak"] = ratio(data["rebuild_kgpub_peak"], server["peak"])
     data["all_shown"] = all(len(r.get("shown", [])) == len(LANG_PREFIXES)
                             for r in data["rebuild"])
     return data
@@ -336,6 +440,15 @@ def report_lines(data: dict) -> list[str]:
             f"{_x(r)} | {_m(data[f'{kind}_kgpub_peak'])} | {_m(data[f'{kind}_hugo_peak'])} | "
             f"{_x(data[f'{kind}_ratio_peak'])} | {_runs(data, kind, 'kgpub')} | "
             f"{_runs(data, kind, 'hugo')} | ≤ 0.5x | {verdict} |")
+    if "server" in data:
+        server, r = data["server"], data["server_ratio_wall"]
+        verdict = "–" if r is None else "**met**" if r <= 0.5 else "**missed**"
+        lines.append(
+            f"| rebuild, Hugo watching (`hugo server`) | {_s(data['rebuild_kgpub_wall'])} | "
+            f"{_s(server['wall'])} | {_x(r)} | {_m(data['rebuild_kgpub_peak'])} | "
+            f"{_m(server['peak'])} | {_x(data['server_ratio_peak'])} | "
+            f"{_runs(data, 'rebuild', 'kgpub')} | "
+            f"{', '.join(_s(x['wall']) for x in server['runs'])} | ≤ 0.5x | {verdict} |")
     lines.append("")
     outs = data.get("outputs", {})
     if outs:
@@ -348,6 +461,12 @@ def report_lines(data: dict) -> list[str]:
                      + ("after every rebuild both outputs show the new title in en, fr and es."
                         if data["all_shown"] else
                         "**an output did not show the new title in every language**."))
+    if "server" in data:
+        lines.append(f"`hugo server --renderToDisk --watch` (Hugo's live preview; its first build "
+                     f"{_s(data['server']['first_build'])}): from saving the edited pages to the "
+                     "new title on disk in the three languages; its memory is the server's peak "
+                     "(VmHWM) over its first build and the rebuilds. The rebuilds with `hugo` run "
+                     "it again into the last build, as a publishing pipeline would.")
     for note in data.get("notes", []):
         lines.append(f"Note: {note}.")
     return lines

@@ -149,8 +149,8 @@ def build(project: Path, out: Path) -> dict:
     ents: dict[str, list[str]] = defaultdict(list)  # section -> IRIs
     for s in g.out:
         if s.startswith(base) and not s.startswith(g.vocab):
-            sec, slug = local(s, base)
-            if sec in SECTIONS and slug and "/" not in slug:
+            sec, tail = local(s, base)
+            if sec in SECTIONS and tail and "/" not in tail:
                 ents[sec].append(s)
     for sec in ents:
         ents[sec].sort()
@@ -604,7 +604,7 @@ def write_i18n(out: Path, g: Graph, write) -> None:
             text = msgid
             if lang != "en":
                 m = cats[lang].get(msgid)
-                if m is not None and m.string:
+                if m is not None and isinstance(m.string, str) and m.string:
                     text = m.string
             lines.append(f"[{key}]\nother = {q(go(text))}\n")
         lines.append(f"[p_concerns]\nother = {q(g.text(g.vocab + 'concerns', RDFS + 'label', lang)[0])}\n")
