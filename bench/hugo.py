@@ -7,6 +7,8 @@ documents and citations as extra output formats). Then, alternating the tools (K
   full build   `kgpub build` and `hugo --destination`, each into a new empty directory
   rebuild      one live entry's English title changed (a new value each time), each tool building
                again into its last full build: kgpub's incremental build, Hugo's second run
+  live preview then Hugo's own incremental mode, `hugo server --renderToDisk --watch`: from
+               saving the edit to the new title on disk in every language (if the budget allows)
 
 Each figure is the median of the runs; time and peak memory as bench/measure.py measures them
 (wall time of the command; the larger of ru_maxrss and the summed PSS of its processes). Ratios
