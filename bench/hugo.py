@@ -215,8 +215,9 @@ def order(i: int) -> tuple[str, str]:
 def compare(project: Path, work: Path, *, runs: int = 3, edits: int = 3,
             budget: float = 1e9, timeout: float = 1800, kgpub: list[str] | None = None,
             log=print) -> dict:
-    """Full builds and rebuilds of both tools, alternating; stops adding runs when another would
-    exceed `budget` seconds. `work` receives the Hugo site and the outputs (removed at the end)."""
+    """Full builds and rebuilds of both tools, alternating, then Hugo's live preview; stops
+    adding runs when another would exceed `budget` seconds. `work` receives the Hugo site and
+    the outputs (removed at the end)."""
     command = hugo_command()
     if command is None:
         raise RuntimeError(MISSING)
@@ -228,35 +229,17 @@ def compare(project: Path, work: Path, *, runs: int = 3, edits: int = 3,
     data: dict = {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                   "hugo_version": hugo_version(command), "conversion": converted,
                   "full": [], "rebuild": [], "notes": []}
-    last: dict[str, Path] = {}
+    last: dict[str, Path] = {}  # each tool's newest output
     try:
-        for i in range(1, runs + 1):
-            if not _time_for_more(data["full"], started, budget, data["notes"], "full builds"):
-                break
-            for tool in order(i):
-                out = work / f"{tool}-{i}"
-                remove_output(out)
-                r = tools.build(tool, out, timeout)
-                r["run"] = i
-                data["full"].append(r)
-                log(f"  {tool} full build {i}: {r['wall']:.2f} s, peak {r['peak'] / 2**20:.0f} MiB")
-                if r.get("stopped"):
-                    raise RuntimeError(f"{tool}'s full build was stopped at {timeout:.0f} s")
-                if tool in last:
-                    remove_output(last[tool])  # only the newest build of each tool is kept
-                last[tool] = out
+        data["full"] = full_builds(tools, work, last, runs, started, budget, timeout,
+                                   data["notes"], log)
         data["outputs"] = {tool: inventory(out) for tool, out in last.items()}
         edit = Edit.pick(project, site)
         data["edited"] = {"slug": edit.slug, "file": str(edit.ttl.relative_to(project))}
         try:
             data["rebuild"] = rebuilds(tools, edit, last, edits, started, budget, timeout,
                                        data["notes"], log)
-            hugo_full = median([r["wall"] for r in data["full"] if r["tool"] == "hugo"]) or 0
-            hugo_rebuild = median([r["wall"] for r in data["rebuild"] if r["tool"] == "hugo"])
-            if time.monotonic() - started + hugo_full + edits * (hugo_rebuild or 0) > budget:
-                data["notes"].append("`hugo server` not measured: its first build and "
-                                     f"{edits} rebuild(s) would exceed the time budget")
-            else:
+            if _time_for_preview(data, edits, started, budget):
                 data["server"] = server_rebuilds(tools, edit, work / "hugo-server", edits,
                                                  timeout, log)
         finally:
@@ -266,6 +249,27 @@ def compare(project: Path, work: Path, *, runs: int = 3, edits: int = 3,
             remove_output(out)
         shutil.rmtree(site, ignore_errors=True)
     return summarize(data)
+
+
+def full_builds(tools: Tools, work: Path, last: dict[str, Path], runs: int, started: float,
+                budget: float, timeout: float, notes: list[str], log) -> list[dict]:
+    done: list[dict] = []
+    for i in range(1, runs + 1):
+        if not _time_for_more(done, started, budget, notes, "full builds"):
+            break
+        for tool in order(i):
+            out = work / f"{tool}-{i}"
+            remove_output(out)
+            r = tools.build(tool, out, timeout)
+            r["run"] = i
+            done.append(r)
+            log(f"  {tool} full build {i}: {r['wall']:.2f} s, peak {r['peak'] / 2**20:.0f} MiB")
+            if r.get("stopped"):
+                raise RuntimeError(f"{tool}'s full build was stopped at {timeout:.0f} s")
+            if tool in last:
+                remove_output(last[tool])  # only the newest build of each tool is kept (disk)
+            last[tool] = out
+    return done
 
 
 def rebuilds(tools: Tools, edit: Edit, last: dict[str, Path], edits: int, started: float,
@@ -368,6 +372,17 @@ def server_rebuilds(tools: Tools, edit: Edit, out: Path, edits: int, timeout: fl
         return data
     finally:
         server.stop()
+
+
+def _time_for_preview(data: dict, edits: int, started: float, budget: float) -> bool:
+    """`hugo server`'s first build and its rebuilds, estimated from Hugo's runs, fit."""
+    full = median([r["wall"] for r in data["full"] if r["tool"] == "hugo"]) or 0
+    rebuild = median([r["wall"] for r in data["rebuild"] if r["tool"] == "hugo"]) or 0
+    if time.monotonic() - started + full + edits * rebuild <= budget:
+        return True
+    data["notes"].append(f"`hugo server` not measured: its first build and {edits} rebuild(s) "
+                         "would exceed the time budget")
+    return False
 
 
 def _time_for_more(done: list[dict], started: float, budget: float, notes: list[str],
