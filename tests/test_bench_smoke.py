@@ -9,7 +9,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -39,14 +38,11 @@ def sections(report: str) -> dict[str, str]:
 
 def test_quick_bench_writes_every_section(tmp_path):
     out = tmp_path / "RESULTS.md"
-    started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--sizes", "200",
          "--runs", "1", "--out", str(out), "--workdir", str(tmp_path / "work")],
         capture_output=True, text=True, timeout=110, cwd=REPO)
-    elapsed = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert elapsed < 60, f"the quick benchmark took {elapsed:.0f} s"
     report = out.read_text(encoding="utf-8")
     assert "## 200 entries" in report
     for heading, text in sections(report).items():
