@@ -57,9 +57,14 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Benchmarks at 1k, 10k and 100k entries -> bench/RESULTS.md (see bench/run.py; e.g.
-# make bench BENCH_ARGS="--sizes 1000,10000 --runs 3"). Installs wrk with apt-get if missing.
+# make bench BENCH_ARGS="--sizes 1000,10000 --runs 3"). Installs wrk (run.py) and Debian's hugo
+# (here: the Hugo comparison) with apt-get if missing, unless --no-install; never fails for it.
 BENCH_ARGS ?=
 bench: $(STAMP)
+	@command -v hugo >/dev/null || case "$(BENCH_ARGS)" in *--no-install*) ;; *) \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && \
+	    apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends hugo; } \
+	  || echo "hugo could not be installed: the Hugo comparison will be skipped";; esac
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:

@@ -17,6 +17,8 @@ as the median of R runs and, where there is one, as a ratio to a floor measured 
                     client, same run: answered queries/s and 503s (bench/sparql_queue.py)
   load              wrk (or a Python generator), 32 connections: negotiated 303s, document GETs
   OAI-PMH           a full ListRecords harvest with Sickle
+  peers             kgpub beside an Oxigraph server, query by query (bench/oxigraph_peer.py), and
+                    beside Hugo building an equivalent site (bench/hugo.py): ratios kgpub / peer
 
 Each section is independent: a failure is recorded as an error line and the others still run.
 Every figure is printed next to its target (from the issue) and marked met or missed. The report
@@ -76,6 +78,8 @@ TARGETS = {
     "rps": ("≥ 1,500 req/s", lambda v: v >= 1500),
     "p99_ms": ("≤ 100 ms", lambda v: v <= 100),
     "oai_s": ("≤ 90 s", lambda v: v <= 90),
+    "peer_sparql": ("≤ 1x Oxigraph", lambda v: v <= 1.0),
+    "peer_build": ("≤ 0.5x Hugo", lambda v: v <= 0.5),
 }
 
 # Share of a size's time budget that each section may spend on repeated runs, and the timeout of
@@ -84,7 +88,9 @@ SLICES = {
     "build": 0.25, "floor": 0.06, "server": 0.05, "sparql": 0.05, "sparql_load": 0.03,
     "sparql_store": 0.03,
     "load_303": 0.04,
-    "load_docs": 0.04, "load_nginx": 0.04, "oai": 0.12, "validate": 0.10, "pyshacl": 0.10, "incremental": 0.15,
+    "load_docs": 0.04, "load_nginx": 0.04, "oai": 0.12, "validate": 0.10, "pyshacl": 0.10,
+    "incremental": 0.15,
+    "peer_oxigraph": 0.03, "peer_hugo": 0.30,
 }
 CAPS = {"build": 1800, "floor": 600, "server": 150, "oai": 900, "validate": 150, "pyshacl": 600,
         "incremental": 50}
@@ -99,7 +105,10 @@ SECTIONS = [  # (key, heading), in the report's order
     ("sparql_store", "SPARQL through a store"),
     ("load", "Load"),
     ("oai", "OAI-PMH harvest"),
+    ("peer_oxigraph", "Side by side: Oxigraph server"),
+    ("peer_hugo", "Side by side: Hugo"),
 ]
+HUGO_MAX = 10_000  # above: only with --with-slow (at 100,000 Hugo did not build within 15 GiB)
 
 
 class Skip(Exception):
@@ -389,6 +398,7 @@ class SizeRun:
             self.section("sparql", self.do_sparql)
             self.section("sparql_load", self.do_sparql_load)
             self.section("sparql_store", self.do_sparql_store)
+            self.section("peer_oxigraph", self.do_peer_oxigraph)
             self.section("load_303", lambda: self.do_load("303"))
             self.section("load_docs", lambda: self.do_load("docs"))
             self.section("load_nginx", self.do_load_nginx)
@@ -398,6 +408,7 @@ class SizeRun:
         self.section("validate", lambda: self.do_validate("kgpub"))
         self.section("pyshacl", lambda: self.do_validate("pyshacl"))
         self.section("incremental", self.do_incremental)
+        self.section("peer_hugo", self.do_peer_hugo)
         self.results["total_seconds"] = time.monotonic() - self.started
         self.bench.write()
         if not a.keep:
@@ -707,6 +718,45 @@ class SizeRun:
         log(f"  sparql through a store: median {fr(data['median_ratio'])}, "
             f"worst {fr(data['worst_ratio'])} of the embedded engine's latency")
         return data
+
+    # -- the peers
+
+    def peers_wanted(self) -> None:
+        if not self.args.peers:
+            raise Skip("the peers are compared in full runs (--quick leaves them out; --peers "
+                       "includes them)")
+
+    def do_peer_oxigraph(self) -> dict:
+        import oxigraph_peer
+
+        from kgpub.config import load_project
+        from kgpub.sparql.examples import example_queries
+
+        self.peers_wanted()
+        if oxigraph_peer.sparql_queue.oxigraph_command() is None:
+            raise Skip(oxigraph_peer.MISSING)
+        server = self.need_server()
+        dump = self.site / "dumps" / "dataset.nt.gz"
+        if not dump.is_file():
+            raise Skip("the site has no dumps/dataset.nt.gz")
+        examples = example_queries(load_project(self.project).base)
+        budget = min(SLICES["peer_oxigraph"] * self.args.budget, max(self.remaining(), 10))
+        return oxigraph_peer.compare(server["url"], dump, examples, runs=self.args.sparql_runs,
+                                     budget=budget, log=log)
+
+    def do_peer_hugo(self) -> dict:
+        import hugo
+
+        self.peers_wanted()
+        if hugo.hugo_command() is None:
+            raise Skip(hugo.MISSING)
+        if self.n > HUGO_MAX and not self.args.with_slow:
+            raise Skip(f"Hugo is compared up to {HUGO_MAX:,} entries (--with-slow to include "
+                       "it): at 100,000 it did not build within 15 GiB on 2 cores")
+        budget = min(SLICES["peer_hugo"] * self.args.budget, max(self.remaining(), 30))
+        return hugo.compare(self.project, self.dir / "hugo", runs=self.args.runs,
+                            edits=self.args.runs, budget=budget,
+                            timeout=min(CAPS["build"], max(budget, 30)), kgpub=KGPUB, log=log)
 
     def load_paths(self) -> dict:
         if "paths" in self.__dict__:
@@ -1077,7 +1127,29 @@ def summary_rows(sizes: dict) -> list[tuple[str, str, dict]]:
                     extra_ok=complete, extra=extra)
 
     add("OAI-PMH full harvest (all records)", "oai_s", oai_cell)
+    peer_rows(sizes, add, cell)
     return rows
+
+
+def peer_rows(sizes: dict, add, cell) -> None:
+    """The ratios to the peers, when some size measured them."""
+    def measured(key: str, figure: str = "status") -> bool:
+        return any((s.get(key) or {}).get(figure) not in (None, "skipped", "error")
+                   for s in sizes.values())
+
+    if measured("peer_oxigraph"):
+        add("SPARQL examples, worst ratio kgpub/Oxigraph", "peer_sparql",
+            lambda s: cell(s.get("peer_oxigraph"), (s.get("peer_oxigraph") or {}).get(
+                "worst_ratio"), "peer_sparql", fmt=fr))
+    if measured("peer_hugo"):
+        for key, label in (("full", "full build, time kgpub/Hugo"),
+                           ("rebuild", "rebuild after one edit, time kgpub/`hugo`"),
+                           ("server", "rebuild after one edit, time kgpub/`hugo server`")):
+            if key == "server" and not measured("peer_hugo", "server_ratio_wall"):
+                continue  # not measured: the time budget ran short
+            add(label, "peer_build",
+                lambda s, k=key: cell(s.get("peer_hugo"), (s.get("peer_hugo") or {}).get(
+                    f"{k}_ratio_wall"), "peer_build", fmt=fr))
 
 
 def render_report(results: dict) -> str:
@@ -1163,6 +1235,15 @@ def render_report(results: dict) -> str:
     w("- **OAI-PMH**: Sickle `ListRecords(metadataPrefix='oai_dc', ignore_deleted=False)` "
       "over every page; the record count must equal the number of entries (withdrawn entries "
       "are deleted records).")
+    w("- **Side by side**: *Oxigraph server*: each example query, one request at a time, to "
+      "kgpub's `/sparql` and to `oxigraph serve-read-only` loaded with the same dump, servers "
+      "alternating request by request, same client (bench/oxigraph_peer.py). *Hugo*: Debian's "
+      "`hugo` builds an equivalent site converted from the same project (bench/hugo_site.py: "
+      "pages per entity in three languages, taxonomies with paginated term pages, per-entry RDF "
+      "documents and citations as extra outputs); full builds into empty directories and "
+      "rebuilds after one edited title into the last build, the tools alternating, measured "
+      "as the full build is, then Hugo's live preview (`hugo server --renderToDisk`) timed from "
+      "the save to the new title on disk (bench/hugo.py). Ratios are kgpub / peer.")
     w("")
     for n, s in sizes.items():
         render_size(w, int(n), s)
@@ -1390,6 +1471,26 @@ def render_sparql_store(w, s: dict) -> None:
         w(line)
 
 
+def render_peer_oxigraph(w, s: dict) -> None:
+    import oxigraph_peer
+
+    _render_peer(w, s.get("peer_oxigraph"), oxigraph_peer.report_lines)
+
+
+def render_peer_hugo(w, s: dict) -> None:
+    import hugo
+
+    _render_peer(w, s.get("peer_hugo"), hugo.report_lines)
+
+
+def _render_peer(w, e: dict | None, lines) -> None:
+    if (line := status_line(e)) is not None:
+        w(line)
+        return
+    for line in lines(e):
+        w(line)
+
+
 def render_load(w, s: dict) -> None:
     rows = [("negotiated 303s (`Accept: text/turtle`)", s.get("load_303")),
             ("document GETs", s.get("load_docs"))]
@@ -1471,7 +1572,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--budget", type=float, default=None,
                    help="time budget per size in seconds (default 1200; --quick: 300)")
-    p.add_argument("--with-slow", action="store_true", help="pySHACL above 10,000 entries too")
+    p.add_argument("--with-slow", action="store_true", help="pySHACL and Hugo above 10,000 entries too")
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--load-seconds", type=float, default=None, help="default 10; --quick: 2")
     p.add_argument("--load-paths", type=int, default=2000,
@@ -1480,6 +1581,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--python-load", action="store_true",
                    help="use the Python load generator even if wrk is there")
     p.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
+    p.add_argument("--peers", action=argparse.BooleanOptionalAction, default=None,
+                   help="compare with Hugo and an Oxigraph server (default: yes; --quick: no)")
     p.add_argument("--server-workers", type=int, default=1, help="kgpub serve --workers")
     p.add_argument("--workdir", type=Path, default=None,
                    help="where projects and sites are made (default: a temporary directory)")
@@ -1498,6 +1601,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a.budget = a.budget or (300.0 if a.quick else 1200.0)
     a.load_seconds = a.load_seconds or (2.0 if a.quick else 10.0)
     a.sparql_runs = a.sparql_runs or (3 if a.quick else 20)
+    a.peers = not a.quick if a.peers is None else a.peers
     if a.runs < 1 or a.connections < 1 or a.load_seconds <= 0:
         p.error("--runs, --connections and --load-seconds must be positive")
     return a
