@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from functools import cache
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, nodes, select_autoescape
+from jinja2.visitor import NodeTransformer
 from markupsafe import Markup, escape
 
 from ..layout import (
@@ -34,20 +35,70 @@ def safe_url(url: str | None) -> str | None:
 @cache
 def environment(lang: str = "en") -> Environment:
     """The Jinja environment of one language: its gettext catalogue is installed, so the
-    templates' {{ _("...") }} strings come out in that language."""
-    env = Environment(
+    templates' {{ _("...") }} strings come out in that language. Its templates are compiled
+    now, once per process (a build forks its renderers after this), and never checked for
+    changes on disk: templates are part of the installed package."""
+    env = TranslatedEnvironment(
+        lang,
         loader=PackageLoader("kgpub", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
+        auto_reload=False,
     )
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters["safe_url"] = safe_url
     env.filters["text"] = lambda label: text_html(label, lang)
     env.globals["language_name"] = language_name
+    for name in env.list_templates(extensions=["html"]):
+        env.get_template(name)
     return env
+
+
+class TranslatedEnvironment(Environment):
+    """An environment that translates the templates' UI strings when it compiles them: each
+    language has its own environment, so _("literal") is a constant of the compiled template
+    (calling gettext at render time was ~20 calls a page, the costliest thing on it)."""
+
+    def __init__(self, lang: str, **options) -> None:
+        super().__init__(**options)
+        self.lang = lang
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        autoescape = self.autoescape(name) if callable(self.autoescape) else self.autoescape
+        if not autoescape:
+            return tree  # gettext's result is then not Markup: left to it
+        return _UiStrings(translations(self.lang).gettext).visit(tree)
+
+
+class _UiStrings(NodeTransformer):
+    """_("literal", name=value...) -> the translation as Markup, % the variables: what Jinja's
+    newstyle gettext returns when the template autoescapes (kgpub's all do), computed once."""
+
+    def __init__(self, gettext) -> None:
+        self.gettext = gettext
+
+    def visit_Call(self, node: nodes.Call) -> nodes.Node:
+        node = self.generic_visit(node)
+        plain = (isinstance(node.node, nodes.Name) and node.node.name == "_"
+                 and len(node.args) == 1 and isinstance(node.args[0], nodes.Const)
+                 and isinstance(node.args[0].value, str)
+                 and node.dyn_args is None and node.dyn_kwargs is None)
+        if not plain:
+            return node
+        text = Markup(self.gettext(node.args[0].value))
+        if not node.kwargs:
+            try:
+                return nodes.MarkSafe(nodes.Const(text % {}), lineno=node.lineno)
+            except (TypeError, ValueError, KeyError):
+                return node  # fails as it would have at render time
+        variables = nodes.Dict([nodes.Pair(nodes.Const(k.key), k.value, lineno=node.lineno)
+                                for k in node.kwargs], lineno=node.lineno)
+        return nodes.Mod(nodes.MarkSafe(nodes.Const(text), lineno=node.lineno), variables,
+                         lineno=node.lineno)
 
 
 def text_html(label, page_lang: str) -> Markup:
