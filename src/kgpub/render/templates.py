@@ -7,7 +7,7 @@ from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, nodes, select_autoescape
 from jinja2.visitor import NodeTransformer
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from ..layout import (
     ASSETS,
@@ -101,12 +101,20 @@ class _UiStrings(NodeTransformer):
                          lineno=node.lineno)
 
 
+def esc(text: str) -> str:
+    """text escaped for HTML exactly as markupsafe.escape does it, as a plain str: fragments
+    built in Python escape many short values, and a Markup object for each costs more than
+    the escaping."""
+    return (text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+            .replace("'", "&#39;").replace('"', "&#34;"))
+
+
 def text_html(label, page_lang: str) -> Markup:
     """A data value in a span, with its own lang when it is not the page's. A filter, not a
     macro: macro calls are the costliest thing in Jinja, and pages have many values."""
     lang = label.lang
-    attr = f' lang="{escape(lang)}"' if lang and lang != page_lang else ""
-    return Markup(f"<span{attr}>{escape(label.text)}</span>")
+    attr = f' lang="{esc(lang)}"' if lang and lang != page_lang else ""
+    return Markup(f"<span{attr}>{esc(label.text)}</span>")
 
 
 def rel(page: str, target: str) -> str:
@@ -115,6 +123,8 @@ def rel(page: str, target: str) -> str:
     page_dir = page.rpartition("/")[0]
     if not page_dir:
         return target
+    if target.startswith(page_dir) and target[len(page_dir):len(page_dir) + 1] == "/":
+        return target[len(page_dir) + 1:]  # below the page's directory (the common case)
     here, there = page_dir.split("/"), target.split("/")
     common = 0
     while common < len(here) and common < len(there) - 1 and here[common] == there[common]:

@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyoxigraph as ox
-from markupsafe import escape
 
 from ...browse import Browse
 from ...formats import HTML
 from ...index import DCT, FOAF, ORG, RDF_TYPE, SKOS, XSD, Index, Label
 from ...layout import ONTOLOGY, html_page, language_prefix
 from ..i18n import translations
-from ..templates import environment, rel, safe_url
+from ..templates import environment, esc, rel, safe_url
 from .cards import Cards
 from .dates import format_date
 
@@ -72,11 +71,11 @@ class Value:
     external: bool = False
 
     def __html__(self) -> str:
-        lang = f' lang="{escape(self.lang)}"' if self.lang else ""
+        lang = f' lang="{esc(self.lang)}"' if self.lang else ""
         if self.href:
             rel_attr = ' rel="external"' if self.external else ""
-            return f'<a href="{escape(self.href)}"{lang}{rel_attr}>{escape(self.text)}</a>'
-        return f"<span{lang}>{escape(self.text)}</span>"
+            return f'<a href="{esc(self.href)}"{lang}{rel_attr}>{esc(self.text)}</a>'
+        return f"<span{lang}>{esc(self.text)}</span>"
 
 
 @dataclass
@@ -166,7 +165,7 @@ class View:
         return lang if lang and lang != self.lang else None
 
     def lang_attr(self, label: Label | None) -> str:
-        return f' lang="{escape(label.lang)}"' if label and label.lang and label.lang != self.lang \
+        return f' lang="{esc(label.lang)}"' if label and label.lang and label.lang != self.lang \
             else ""
 
     def by_label(self, iris: Iterable[str]) -> list[str]:
@@ -182,11 +181,11 @@ class View:
         order[ix.vocab + "concerns"] = order["concerns"]
 
         def key(p: str) -> tuple[int, str, str]:
-            return (order.get(p, len(order)), ix.label(p, self.lang).text.lower(), p)
+            return (order.get(p, len(order)), self.label(p).text.lower(), p)
 
         rows = []
         for p in sorted(preds, key=key):
             values = [self.value(page, o) for o in ix.values(iri, p)]
-            rows.append((ix.label(p, self.lang),
+            rows.append((self.label(p),
                          sorted(values, key=lambda v: (v.text.lower(), v.text, v.href or ""))))
         return rows
