@@ -140,26 +140,37 @@ def json_for_script(data) -> Markup:
 
 
 def chrome(project, page: str, lang: str | None = None, *, absolute: bool = False,
-           page_key: str | None = None) -> dict:
+           page_key: str | None = None, links: dict | None = None) -> dict:
     """Context every template needs. `page` is the file's path in the site (with its language
     prefix), `page_key` the same page without the prefix (to link its other languages; None for
     a page with one language). absolute=True links from the site root, for pages served at any
-    path (404, the SPARQL page)."""
+    path (404, the SPARQL page). links: chrome_links() of the page, if known."""
     lang = lang or project.default_language
+    ctx = dict(links) if links is not None else chrome_links(project, page, lang,
+                                                              absolute=absolute)
+    versions = []
+    if page_key is not None:
+        for other in project.languages:
+            target = prefix(other, project.languages) + page_key
+            versions.append({
+                "lang": other,
+                "name": language_name(other),
+                "href": "/" + target if absolute else rel(page, target),
+                "current": other == lang,
+            })
+    ctx.update(versions=versions, alternates=[], kind_label=None, breadcrumbs=[], pager=None,
+               search_filters=[])
+    return ctx
+
+
+def chrome_links(project, page: str, lang: str, *, absolute: bool = False) -> dict:
+    """The part of the chrome that depends only on the page's directory and language (the same
+    for every page in it: kgpub.render.pages.view.View keeps it per directory)."""
     here = prefix(lang, project.languages)
 
     def link(target: str) -> str:
         return "/" + target if absolute else rel(page, target)
 
-    versions = []
-    if page_key is not None:
-        for other in project.languages:
-            versions.append({
-                "lang": other,
-                "name": language_name(other),
-                "href": link(prefix(other, project.languages) + page_key),
-                "current": other == lang,
-            })
     return {
         "lang": lang,
         "site_title": project.title,
@@ -176,12 +187,6 @@ def chrome(project, page: str, lang: str | None = None, *, absolute: bool = Fals
         "stylesheet": link(STYLESHEET),
         "assets_href": link(ASSETS + "/"),
         "feed_href": link(FEED),
-        "versions": versions,
-        "alternates": [],
-        "kind_label": None,
-        "breadcrumbs": [],
-        "pager": None,
-        "search_filters": [],
     }
 
 

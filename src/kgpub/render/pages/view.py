@@ -18,9 +18,11 @@ from ...formats import HTML
 from ...index import DCT, FOAF, ORG, RDF_TYPE, SKOS, XSD, Index, Label
 from ...layout import ONTOLOGY, html_page, language_prefix
 from ..i18n import translations
-from ..templates import environment, esc, rel, safe_url
+from ..templates import chrome, chrome_links, environment, esc, rel, safe_url
 from .cards import Cards
 from .dates import format_date
+
+CHROME_DIRS = 4096  # page directories whose chrome links a View keeps (a site has few)
 
 # Besides the label properties, what the page header shows (not repeated in the metadata table).
 HEADER_TEXT = frozenset({DCT + "abstract", SKOS + "definition", DCT + "description"})
@@ -97,6 +99,7 @@ class View:
         self.env = environment(self.lang)
         self._ = translations(self.lang).gettext
         self._labels: dict[str, Label] = {}
+        self._chrome: dict[str, dict] = {}
         self.header_props = frozenset(self.project.label_properties) | HEADER_TEXT
         self.cards = Cards(self)
         # Search indexes each page once, in the default language (data is mostly written in one
@@ -111,6 +114,17 @@ class View:
     def here(self, key: str) -> str:
         """This language's path of a page."""
         return self.prefix + key
+
+    def chrome(self, path: str, key: str | None) -> Context:
+        """The chrome of the page at path (key: without the language prefix); its links are
+        the same for every page of a directory, and made once."""
+        page_dir = path.rpartition("/")[0]
+        links = self._chrome.get(page_dir)
+        if links is None:
+            if len(self._chrome) >= CHROME_DIRS:
+                self._chrome.clear()
+            links = self._chrome[page_dir] = chrome_links(self.project, path, self.lang)
+        return chrome(self.project, path, self.lang, page_key=key, links=links)
 
     def href(self, page: str, iri: str) -> str | None:
         ix = self.index
