@@ -81,15 +81,17 @@ class _UiStrings(NodeTransformer):
     def __init__(self, gettext) -> None:
         self.gettext = gettext
 
-    def visit_Call(self, node: nodes.Call) -> nodes.Node:
-        node = self.generic_visit(node)
-        plain = (isinstance(node.node, nodes.Name) and node.node.name == "_"
-                 and len(node.args) == 1 and isinstance(node.args[0], nodes.Const)
-                 and isinstance(node.args[0].value, str)
+    def visit_Call(self, call: nodes.Call) -> nodes.Node:
+        node = self.generic_visit(call)
+        if not isinstance(node, nodes.Call) or len(node.args) != 1:
+            return node
+        msgid = node.args[0]
+        plain = (isinstance(msgid, nodes.Const) and isinstance(msgid.value, str)
+                 and isinstance(node.node, nodes.Name) and node.node.name == "_"
                  and node.dyn_args is None and node.dyn_kwargs is None)
         if not plain:
             return node
-        text = Markup(self.gettext(node.args[0].value))
+        text = Markup(self.gettext(msgid.as_const()))
         if not node.kwargs:
             try:
                 return nodes.MarkSafe(nodes.Const(text % {}), lineno=node.lineno)

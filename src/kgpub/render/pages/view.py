@@ -99,7 +99,7 @@ class View:
         self.env = environment(self.lang)
         self._ = translations(self.lang).gettext
         self._labels: dict[str, Label] = {}
-        self._chrome: dict[str, dict] = {}
+        self._chrome: dict[str, Context] = {}
         self.header_props = frozenset(self.project.label_properties) | HEADER_TEXT
         self.cards = Cards(self)
         # Search indexes each page once, in the default language (data is mostly written in one
