@@ -103,3 +103,12 @@ def test_chrome_cache_is_bounded(view):
     for i in range(CHROME_DIRS + 10):
         view.chrome(f"fr/browse/x/{i}/1.html", "browse/x/1.html")
     assert len(view._chrome) <= CHROME_DIRS
+
+
+def test_macros_are_imported_without_the_context():
+    """With their UI strings constants, the macros need nothing of a page's context: imported
+    without it, the macro module is made once, not again for every page rendered."""
+    env = environment("en")
+    for name in env.list_templates(extensions=["html"]):
+        source, _, _ = env.loader.get_source(env, name)
+        assert "with context" not in source, name
