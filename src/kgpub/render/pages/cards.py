@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from ...index import DCT, Label
+from ..templates import esc
 from .dates import format_date
 
 if TYPE_CHECKING:
@@ -77,9 +78,9 @@ class Cards:
         meta = " · ".join(x for x in (c.type_label, c.date) if x)
         parts = [
             "<li>\n<article>\n",
-            f'<h3><a href="{escape(c.href)}"{lang_attr(c.title)}>{escape(c.title.text)}</a></h3>\n',
-            f'<p class="meta">{escape(meta)}</p>\n' if meta else "",
-            f"<p><span{lang_attr(c.abstract)}>{escape(c.abstract.text)}</span></p>\n"
+            f'<h3><a href="{esc(c.href)}"{lang_attr(c.title)}>{esc(c.title.text)}</a></h3>\n',
+            f'<p class="meta">{esc(meta)}</p>\n' if meta else "",
+            f"<p><span{lang_attr(c.abstract)}>{esc(c.abstract.text)}</span></p>\n"
             if c.abstract else "",
             "</article>\n</li>\n",
         ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ...formats import RDF_FORMATS
 from ...index import Label
-from ..templates import chrome, json_for_script, rel
+from ..templates import json_for_script, rel
 from . import schema_org
 from .opengraph import open_graph
 from .view import Context, View
@@ -14,7 +14,7 @@ from .view import Context, View
 def page_context(v: View, path: str, key: str, iri: str | None) -> Context:
     """The context of the page at path (key: without the language prefix), about iri or None."""
     doc = v.index.path(iri) if iri else None
-    ctx = chrome(v.project, path, v.lang, page_key=key)
+    ctx = v.chrome(path, key)
     title = v.label(iri) if iri else Label(v.project.title, None)
     ctx.update(
         title=title,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import pyoxigraph as ox
 
 from ...index import DCT, SKOS, Label
@@ -37,6 +39,7 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
+@lru_cache(maxsize=64)  # a page's language: one of the site's few
 def og_locale(lang: str) -> str:
     """Open Graph's locale form, language_TERRITORY (en -> en_US, pt-BR -> pt_BR), from CLDR's
     likely subtags for a bare language."""

@@ -12,16 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyoxigraph as ox
-from markupsafe import escape
 
 from ...browse import Browse
 from ...formats import HTML
 from ...index import DCT, FOAF, ORG, RDF_TYPE, SKOS, XSD, Index, Label
 from ...layout import ONTOLOGY, html_page, language_prefix
 from ..i18n import translations
-from ..templates import environment, rel, safe_url
+from ..templates import chrome, chrome_links, environment, esc, rel, safe_url
 from .cards import Cards
 from .dates import format_date
+
+CHROME_DIRS = 4096  # page directories whose chrome links a View keeps (a site has few)
 
 # Besides the label properties, what the page header shows (not repeated in the metadata table).
 HEADER_TEXT = frozenset({DCT + "abstract", SKOS + "definition", DCT + "description"})
@@ -72,11 +73,11 @@ class Value:
     external: bool = False
 
     def __html__(self) -> str:
-        lang = f' lang="{escape(self.lang)}"' if self.lang else ""
+        lang = f' lang="{esc(self.lang)}"' if self.lang else ""
         if self.href:
             rel_attr = ' rel="external"' if self.external else ""
-            return f'<a href="{escape(self.href)}"{lang}{rel_attr}>{escape(self.text)}</a>'
-        return f"<span{lang}>{escape(self.text)}</span>"
+            return f'<a href="{esc(self.href)}"{lang}{rel_attr}>{esc(self.text)}</a>'
+        return f"<span{lang}>{esc(self.text)}</span>"
 
 
 @dataclass
@@ -98,6 +99,7 @@ class View:
         self.env = environment(self.lang)
         self._ = translations(self.lang).gettext
         self._labels: dict[str, Label] = {}
+        self._chrome: dict[str, Context] = {}
         self.header_props = frozenset(self.project.label_properties) | HEADER_TEXT
         self.cards = Cards(self)
         # Search indexes each page once, in the default language (data is mostly written in one
@@ -112,6 +114,17 @@ class View:
     def here(self, key: str) -> str:
         """This language's path of a page."""
         return self.prefix + key
+
+    def chrome(self, path: str, key: str | None) -> Context:
+        """The chrome of the page at path (key: without the language prefix); its links are
+        the same for every page of a directory, and made once."""
+        page_dir = path.rpartition("/")[0]
+        links = self._chrome.get(page_dir)
+        if links is None:
+            if len(self._chrome) >= CHROME_DIRS:
+                self._chrome.clear()
+            links = self._chrome[page_dir] = chrome_links(self.project, path, self.lang)
+        return chrome(self.project, path, self.lang, page_key=key, links=links)
 
     def href(self, page: str, iri: str) -> str | None:
         ix = self.index
@@ -166,7 +179,7 @@ class View:
         return lang if lang and lang != self.lang else None
 
     def lang_attr(self, label: Label | None) -> str:
-        return f' lang="{escape(label.lang)}"' if label and label.lang and label.lang != self.lang \
+        return f' lang="{esc(label.lang)}"' if label and label.lang and label.lang != self.lang \
             else ""
 
     def by_label(self, iris: Iterable[str]) -> list[str]:
@@ -182,11 +195,11 @@ class View:
         order[ix.vocab + "concerns"] = order["concerns"]
 
         def key(p: str) -> tuple[int, str, str]:
-            return (order.get(p, len(order)), ix.label(p, self.lang).text.lower(), p)
+            return (order.get(p, len(order)), self.label(p).text.lower(), p)
 
         rows = []
         for p in sorted(preds, key=key):
             values = [self.value(page, o) for o in ix.values(iri, p)]
-            rows.append((ix.label(p, self.lang),
+            rows.append((self.label(p),
                          sorted(values, key=lambda v: (v.text.lower(), v.text, v.href or ""))))
         return rows
