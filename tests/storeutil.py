@@ -33,13 +33,15 @@ def oxigraph_binary() -> str:
 
 
 @contextlib.contextmanager
-def oxigraph_server(timeout_s: int = 30) -> Iterator[str]:
-    """An in-memory, read-write Oxigraph server on a free port; yields its base URL (queries at
-    /query, the Graph Store Protocol at /store). Its own query time limit is a backstop for
-    queries kgpub aborts (it does not stop evaluating when the client goes)."""
+def oxigraph_server(timeout_s: int = 30, location: Path | None = None) -> Iterator[str]:
+    """A read-write Oxigraph server on a free port, in memory or (with `location`) on disk;
+    yields its base URL (queries at /query, the Graph Store Protocol at /store). Its own query
+    time limit is a backstop for queries kgpub aborts (it does not stop evaluating when the
+    client goes)."""
     port = free_port()
+    on_disk = ["--location", str(location)] if location is not None else []
     proc = subprocess.Popen([oxigraph_binary(), "serve", "--bind", f"127.0.0.1:{port}",
-                             "--timeout-s", str(timeout_s)],
+                             "--timeout-s", str(timeout_s), *on_disk],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
