@@ -60,7 +60,7 @@ from storeutil import oxigraph_server  # noqa: E402
 
 MIB = 1024 * 1024
 NGINX_WORKERS = 2  # one per core of the machine the figures were measured on
-QUERY_TIMEOUT_S = 120
+QUERY_TIMEOUT_S = 60  # the store's own limit (--timeout-s); the client waits longer
 
 
 # ---- processes and their memory ----------------------------------------------------------------
@@ -134,40 +134,59 @@ def built_site(project: Path, out: Path) -> tuple[Path, float]:
 # ---- the parts -----------------------------------------------------------------------------------
 
 
-def run_examples(endpoint: str, base: str, graph: str | None = None) -> float:
-    """Every example query once (seconds in all); `graph`: sent as default-graph-uri, straight to
-    a store."""
-    started = time.perf_counter()
-    with httpx.Client(timeout=QUERY_TIMEOUT_S) as client:
+def run_examples(endpoint: str, base: str, graph: str | None = None) -> dict:
+    """Every example query once: {slug: seconds, or None past QUERY_TIMEOUT_S}; `graph`: sent
+    as default-graph-uri, straight to a store."""
+    times: dict[str, float | None] = {}
+    with httpx.Client(timeout=QUERY_TIMEOUT_S + 30) as client:
         for example in example_queries(base):
             data = {"query": example.query}
             if graph:
                 data["default-graph-uri"] = graph
             accept = ("text/turtle" if "CONSTRUCT" in example.query
                       else "application/sparql-results+json")
-            r = client.post(endpoint, data=data, headers={"Accept": accept})
-            r.raise_for_status()
-    return time.perf_counter() - started
+            started = time.perf_counter()
+            try:
+                r = client.post(endpoint, data=data, headers={"Accept": accept})
+                times[example.slug] = time.perf_counter() - started if r.is_success else None
+            except httpx.TimeoutException:
+                times[example.slug] = None
+    return times
 
 
 def measure_store(site: Path, base: str, on_disk: bool) -> dict:
     with contextlib.ExitStack() as stack:
         location = (Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kgpub-ox-")))
                     if on_disk else None)
-        url = stack.enter_context(oxigraph_server(QUERY_TIMEOUT_S, location))
-        pid = server_pid(url)
-        started = time.perf_counter()
-        with peak_rss(pid) as seen:
-            published = publish(site, f"{url}/query", f"{url}/store")
-        loaded = {"seconds": time.perf_counter() - started, "rss": _rss(pid),
-                  "peak": max(seen["peak"], _rss(pid)), "triples": published.triples}
-        time.sleep(2)  # let the allocator settle after the load
-        loaded["settled"] = _rss(pid)
-        loaded["queries_s"] = run_examples(f"{url}/query", base, published.graph)
-        loaded["after_queries"] = _rss(pid)
+        with oxigraph_server(QUERY_TIMEOUT_S, location) as url:
+            pid = server_pid(url)
+            started = time.perf_counter()
+            with peak_rss(pid) as seen:
+                published = publish(site, f"{url}/query", f"{url}/store")
+            loaded = {"seconds": time.perf_counter() - started, "rss": _rss(pid),
+                      "peak": max(seen["peak"], _rss(pid)), "triples": published.triples}
+            time.sleep(2)  # let the allocator settle after the load
+            loaded["settled"] = _rss(pid)
+            loaded["queries"] = run_examples(f"{url}/query", base, published.graph)
+            loaded["after_queries"] = _rss(pid)
         if location is not None:
             loaded["disk"] = sum(p.stat().st_size for p in location.rglob("*") if p.is_file())
+            print(json.dumps({"loaded": loaded}), flush=True)  # before the restart, slow
+            loaded["restarted"] = _restarted(location, base, published.graph)
         return loaded
+
+
+def _restarted(location: Path, base: str, graph: str) -> dict:
+    """An on-disk store started again on what was loaded (a restart, or a replica of the
+    files): what it holds once it has answered the example queries."""
+    started = time.perf_counter()
+    with oxigraph_server(QUERY_TIMEOUT_S, location, ready_s=600) as url:
+        seconds = time.perf_counter() - started
+        pid = server_pid(url)
+        ready = _rss(pid)
+        queries = run_examples(f"{url}/query", base, graph)
+        return {"ready": ready, "ready_s": seconds, "queries": queries,
+                "after_queries": _rss(pid)}
 
 
 def harvest_all(oai: str) -> int:
@@ -198,20 +217,26 @@ def measure_nginx(project: Path, site: Path) -> dict:
         return {"started": started, "used": memory(url), "requests": len(paths)}
 
 
-def measure_size(entries: int, workdir: Path, build: bool) -> dict:
+def measure_size(entries: int, workdir: Path, build: bool, modes: list[str]) -> dict:
     project = workdir / f"n{entries}"
     if not (project / "kgpub.toml").is_file():
         generate.main(["--entries", str(entries), "--out", str(project), "--seed", "1"])
     base = load_project(project).base
     row: dict = {"entries": entries}
     parsed = parsed_site(project, workdir / f"n{entries}-parsed")
-    row["store_parsed"] = {mode: measure_store(parsed, base, mode == "disk")
-                           for mode in ("memory", "disk")}
+    row["store_parsed"] = {}
+    for mode in modes:
+        row["store_parsed"][mode] = measure_store(parsed, base, mode == "disk")
+        print(json.dumps({entries: {"store_parsed": {mode: row["store_parsed"][mode]}}}),
+              flush=True)
     if build:
         site, seconds = built_site(project, workdir / f"n{entries}-site")
         row["build_s"] = seconds
-        row["store_dump"] = {mode: measure_store(site, base, mode == "disk")
-                             for mode in ("memory", "disk")}
+        row["store_dump"] = {}
+        for mode in modes:
+            row["store_dump"][mode] = measure_store(site, base, mode == "disk")
+            print(json.dumps({entries: {"store_dump": {mode: row["store_dump"][mode]}}}),
+                  flush=True)
         with oxigraph_server(QUERY_TIMEOUT_S) as store:
             publish(site, f"{store}/query", f"{store}/store")
             row["replica"] = measure_server(project, site, base, "--app-only", "--store",
@@ -228,6 +253,11 @@ def mib(n: int) -> str:
     return f"{n / MIB / 1024:.2f} GiB" if n >= 1024 * MIB else f"{n / MIB:.0f} MiB"
 
 
+def _times(queries: dict) -> str:
+    return ", ".join(f"{k} {'>' + str(QUERY_TIMEOUT_S) if v is None else f'{v:.1f}'} s"
+                     for k, v in queries.items())
+
+
 def report(rows: list[dict]) -> list[str]:
     lines = []
     for row in rows:
@@ -236,10 +266,14 @@ def report(rows: list[dict]) -> list[str]:
             for mode, s in row.get(kind, {}).items():
                 what = "files parsed" if kind == "store_parsed" else "build's dump"
                 disk = f", {mib(s['disk'])} on disk" if "disk" in s else ""
+                if "restarted" in s:
+                    again = s["restarted"]
+                    disk += (f"; started again: {mib(again['ready'])}, after queries "
+                             f"{mib(again['after_queries'])} ({_times(again['queries'])})")
                 lines.append(f"{n:>7,} oxigraph {mode:6} ({what}, {s['triples']:,} triples): "
                              f"loaded {mib(s['settled'])}, peak {mib(s['peak'])}, after "
                              f"queries {mib(s['after_queries'])}; load {s['seconds']:.1f} s, "
-                             f"queries {s['queries_s']:.1f} s{disk}")
+                             f"queries {_times(s['queries'])}{disk}")
         for part in ("replica", "embedded"):
             if part in row:
                 r = row[part]
@@ -263,12 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--build-up-to", type=int, default=10000,
                    help="run kgpub build (and measure replica, embedded, nginx) up to this size")
     p.add_argument("--workdir", type=Path, required=True)
+    p.add_argument("--modes", default="memory,disk", help="the store in memory, on disk")
     p.add_argument("--json", type=Path)
     a = p.parse_args(argv)
     a.workdir.mkdir(parents=True, exist_ok=True)
     rows = []
     for entries in (int(s) for s in a.sizes.split(",")):
-        rows.append(measure_size(entries, a.workdir, entries <= a.build_up_to))
+        rows.append(measure_size(entries, a.workdir, entries <= a.build_up_to,
+                                a.modes.split(",")))
         print("\n".join(report(rows[-1:])), flush=True)
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1) + "\n")

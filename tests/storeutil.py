@@ -33,7 +33,8 @@ def oxigraph_binary() -> str:
 
 
 @contextlib.contextmanager
-def oxigraph_server(timeout_s: int = 30, location: Path | None = None) -> Iterator[str]:
+def oxigraph_server(timeout_s: int = 30, location: Path | None = None,
+                    ready_s: float = 30) -> Iterator[str]:
     """A read-write Oxigraph server on a free port, in memory or (with `location`) on disk;
     yields its base URL (queries at /query, the Graph Store Protocol at /store). Its own query
     time limit is a backstop for queries kgpub aborts (it does not stop evaluating when the
@@ -45,7 +46,7 @@ def oxigraph_server(timeout_s: int = 30, location: Path | None = None) -> Iterat
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + ready_s
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"oxigraph exited: {proc.stderr.read().decode()}")
