@@ -44,6 +44,7 @@ SERIAL = {"test_sparql_load.py", "test_query_engine.py", "test_sparql_endpoint.p
 SERVER = {
     "test_deploy_nginx.py",  # nginx in front of `kgpub serve`
     "test_deploy_w3id.py",  # Apache httpd
+    "test_deployment.py",  # nginx, `kgpub serve --app-only --store`, Oxigraph, `kgpub serve`
     "test_bench_smoke.py",  # bench/run.py serves the generated sites
     "test_clients.py",
     "test_harvest.py",
@@ -71,6 +72,7 @@ SLOW = {
     "test_sparql_load.py",
     "test_store.py",
     "test_app_only.py",
+    "test_deployment.py",  # two builds and four servers (~25 s)
     "test_browse.py::test_related_topics_come_from_shared_entries_and_skos_related",
     "test_build.py::test_killed_build_keeps_the_old_site",
     "test_build.py::test_output_does_not_depend_on_hash_seed",

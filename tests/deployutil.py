@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from serverutil import free_port
+from serverutil import KGPUB, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 NOTES = REPO / ".cache" / "server-deps"
@@ -84,6 +84,15 @@ def _stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def nginx_config(project: Path, site: Path, port: int, app: str, out: Path) -> Path:
+    """`kgpub deploy nginx` for `site`, listening on 127.0.0.1:port, /sparql and /oai proxied to
+    `app`; written to `out`."""
+    subprocess.run(KGPUB + ["deploy", "nginx", "--project", str(project), "--site", str(site),
+                            "--listen", f"127.0.0.1:{port}", "--app", app, "--out", str(out)],
+                   check=True)
+    return out
 
 
 NGINX_MAIN = """daemon off;
@@ -177,4 +186,5 @@ def running_apache(prefix: Path, root: Path, port: int):
         _stop(proc)
 
 
-__all__ = ["free_port", "need", "public_dir", "running_apache", "running_nginx"]
+__all__ = ["free_port", "need", "nginx_config", "public_dir", "running_apache",
+           "running_nginx"]

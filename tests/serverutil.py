@@ -1,4 +1,5 @@
-"""Helpers for server tests: build a project copy, run `kgpub serve` for real on 127.0.0.1."""
+"""Helpers for server tests: build a project copy, run `kgpub serve` for real on 127.0.0.1,
+fetch from it, harvest it."""
 
 from __future__ import annotations
 
@@ -114,3 +115,12 @@ def fetch(url: str, headers: dict | None = None, method: str = "GET", data: byte
             return r.status, r.headers, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.headers, e.read()
+
+
+def harvest(sickle, metadata_prefix: str = "oai_dc") -> list[tuple]:
+    """Every record of a Sickle ListRecords harvest (over all its pages), deleted ones included:
+    (identifier, deleted, datestamp, sets, metadata as a sorted tuple)."""
+    return [(r.header.identifier, r.header.deleted, r.header.datestamp,
+             tuple(r.header.setSpecs),
+             tuple(sorted((k, tuple(v)) for k, v in getattr(r, "metadata", {}).items())))
+            for r in sickle.ListRecords(metadataPrefix=metadata_prefix, ignore_deleted=False)]

@@ -1,5 +1,7 @@
 """Helpers for the tests of a deployment on a SPARQL store: an Oxigraph server (the `oxigraph`
-package's binary, from the test extra) started on 127.0.0.1, and `kgpub publish` into it."""
+package's binary, from the test extra) started on 127.0.0.1, `kgpub publish` into it, and the
+answers of two endpoints put in a form that compares (rows in any order, graphs up to blank
+nodes)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import rdflib
+from rdflib.compare import to_isomorphic
+from SPARQLWrapper import JSON, TURTLE, SPARQLWrapper
 
-from serverutil import free_port
+from serverutil import KGPUB, free_port
 
 
 def oxigraph_binary() -> str:
@@ -28,17 +33,20 @@ def oxigraph_binary() -> str:
 
 
 @contextlib.contextmanager
-def oxigraph_server(timeout_s: int = 30) -> Iterator[str]:
-    """An in-memory, read-write Oxigraph server on a free port; yields its base URL (queries at
-    /query, the Graph Store Protocol at /store). Its own query time limit is a backstop for
-    queries kgpub aborts (it does not stop evaluating when the client goes)."""
+def oxigraph_server(timeout_s: int = 30, location: Path | None = None,
+                    ready_s: float = 30) -> Iterator[str]:
+    """A read-write Oxigraph server on a free port, in memory or (with `location`) on disk;
+    yields its base URL (queries at /query, the Graph Store Protocol at /store). Its own query
+    time limit is a backstop for queries kgpub aborts (it does not stop evaluating when the
+    client goes)."""
     port = free_port()
+    on_disk = ["--location", str(location)] if location is not None else []
     proc = subprocess.Popen([oxigraph_binary(), "serve", "--bind", f"127.0.0.1:{port}",
-                             "--timeout-s", str(timeout_s)],
+                             "--timeout-s", str(timeout_s), *on_disk],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + ready_s
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"oxigraph exited: {proc.stderr.read().decode()}")
@@ -57,3 +65,34 @@ def oxigraph_server(timeout_s: int = 30) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def publish_cli(site: Path, store: str) -> str:
+    """`kgpub publish` of `site` into the Oxigraph server at `store`; its one line of output."""
+    run = subprocess.run(KGPUB + ["publish", "--site", str(site), "--store", f"{store}/query",
+                                  "--graph-store", f"{store}/store"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def unordered(bindings: list[dict]) -> list[tuple]:
+    """SPARQL JSON bindings in an order-free form (a SELECT without ORDER BY has none)."""
+    return sorted(tuple(sorted((k, tuple(sorted(v.items()))) for k, v in b.items()))
+                  for b in bindings)
+
+
+def answer(endpoint: str, query: str, method: str = "GET") -> object:
+    """What SPARQLWrapper gets from `endpoint`: sorted rows of a SELECT, ASK's boolean, or a
+    CONSTRUCT's graph in canonical form (comparable with ==)."""
+    client = SPARQLWrapper(endpoint)
+    client.setQuery(query)
+    client.setMethod(method)
+    graph = "CONSTRUCT" in query or "DESCRIBE" in query
+    client.setReturnFormat(TURTLE if graph else JSON)
+    result = client.query().convert()
+    if graph:
+        return to_isomorphic(rdflib.Graph().parse(data=result, format="turtle"))
+    if "boolean" in result:
+        return result["boolean"]
+    return unordered(result["results"]["bindings"])

@@ -14,7 +14,7 @@ from sickle import Sickle
 
 from kgpub.config import load_project
 from kgpub.site import build
-from serverutil import copy_project, fetch, running_server
+from serverutil import copy_project, fetch, harvest, running_server
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -70,16 +70,11 @@ def test_only_the_application_is_served(replicas):
         assert status == 200 and b"true" in body
 
 
-def _harvest(sickle: Sickle) -> list[tuple[str, bool]]:
-    return [(r.header.identifier, r.header.deleted)
-            for r in sickle.ListRecords(metadataPrefix="oai_dc", ignore_deleted=False)]
-
-
 def test_a_harvest_moves_between_replicas(replicas):
     _, urls = replicas
-    alone = _harvest(Sickle(f"{urls[0]}/oai"))
+    alone = harvest(Sickle(f"{urls[0]}/oai"))
     both = Alternating([f"{url}/oai" for url in urls])
-    assert _harvest(both) == alone and len(alone) > 6
+    assert harvest(both) == alone and len(alone) > 6
     assert len(both.used) >= 3 and set(both.used) == {f"{url}/oai" for url in urls}
 
 
@@ -105,5 +100,5 @@ def test_each_replica_switches_to_a_new_build(replicas, project):
                 pending.discard(url)
         time.sleep(0.3)
     assert not pending, f"still on the old build: {pending}"
-    alone = _harvest(Sickle(f"{urls[1]}/oai"))
-    assert _harvest(Alternating([f"{url}/oai" for url in urls])) == alone
+    alone = harvest(Sickle(f"{urls[1]}/oai"))
+    assert harvest(Alternating([f"{url}/oai" for url in urls])) == alone

@@ -15,7 +15,7 @@ import pytest
 from bs4 import BeautifulSoup
 from sickle import Sickle
 
-from deployutil import NGINX, free_port, need, public_dir, running_nginx
+from deployutil import NGINX, free_port, need, nginx_config, public_dir, running_nginx
 from httpcases import (
     BROWSER,
     CLIENT_NEGOTIATION,
@@ -144,10 +144,7 @@ def deployment():
         site = build(project, root / "site").out
         with running_server(root, site) as app:
             port = free_port()
-            conf = tmp / "kgpub.conf"
-            subprocess.run(KGPUB + ["deploy", "nginx", "--project", str(root), "--site",
-                                    str(site), "--listen", f"127.0.0.1:{port}", "--app", app,
-                                    "--out", str(conf)], check=True)
+            conf = nginx_config(root, site, port, app, tmp / "kgpub.conf")
             with running_nginx(tmp / "nginx", conf, port) as url:
                 yield {"url": url, "app": app, "site": site, "conf": conf}
 

@@ -25,7 +25,7 @@ from kgpub.server.store import _names_dataset
 from kgpub.site import build
 from kgpub.sparql.examples import example_queries
 from serverutil import CARTESIAN, copy_project, fetch, free_port, running_server
-from storeutil import oxigraph_server
+from storeutil import oxigraph_server, unordered
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -152,11 +152,6 @@ def test_publish_to_nothing_fails_in_one_line(built_site, kgpub_bin, tmp_path):
 # ---- the same answers as the embedded engine --------------------------------------------------
 
 
-def _rows(bindings: list[dict]) -> list[tuple]:
-    return sorted(tuple(sorted((k, tuple(sorted(v.items()))) for k, v in b.items()))
-                  for b in bindings)
-
-
 @pytest.mark.parametrize("example", example_queries(BASE), ids=lambda e: e.slug)
 def test_examples_answer_as_the_embedded_engine(forwarding, embedded, example):
     answers = []
@@ -170,7 +165,7 @@ def test_examples_answer_as_the_embedded_engine(forwarding, embedded, example):
         through, own = (rdflib.Graph().parse(data=a, format="turtle") for a in answers)
         assert len(own) > 0 and isomorphic(through, own)
     else:
-        through, own = (_rows(a["results"]["bindings"]) for a in answers)
+        through, own = (unordered(a["results"]["bindings"]) for a in answers)
         assert own and through == own
 
 
