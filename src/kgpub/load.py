@@ -119,6 +119,7 @@ class Sources:
     # starting more than one statement in a file -, with where each file's first one starts
     repeats: dict[str, list[Location]] = field(default_factory=dict)
     oversized: list[Oversized] = field(default_factory=list)
+    blank: set[str] = field(default_factory=set)  # ontology and data files with blank nodes
     literal_limit: int = DEFAULT_MAX_LITERAL_BYTES
     _lines: dict[str, list[int] | None] = field(default_factory=dict, repr=False,
                                                  compare=False)
@@ -323,6 +324,7 @@ def _parse_file(project: Project, path: Path, src: Sources, *, track: bool) -> l
             else:
                 src.repeats[iri] = [first, here]
         if blank:
+            src.blank.add(shown)
             _locate_blank_nodes(shown, text, triples, src)
     return triples
 
