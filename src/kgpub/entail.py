@@ -175,14 +175,15 @@ def merge(asserted: list[ox.Triple], derived: list[ox.Triple]) -> list[ox.Triple
     for t in derived:
         by_subject[t.subject].append(t)
     last: dict[Node, int] = {}  # subject -> the index of its last written statement
-    run, start = None, 0
+    run: Node | None = None
+    start = 0
     for i, t in enumerate(asserted):  # statements come in runs about one subject
         s = t.subject
         if s != run:
-            if run in by_subject:
+            if run is not None and run in by_subject:
                 last[run] = i - 1
             run = s
-    if run in by_subject:
+    if run is not None and run in by_subject:
         last[run] = len(asserted) - 1
     after = sorted((i, by_subject.pop(s)) for s, i in last.items())
     out: list[ox.Triple] = []

@@ -11,13 +11,14 @@ the whole graph is validated as before.
 from __future__ import annotations
 
 import json
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..layout import VALIDATION
 from .report import Problem
 
 FORMAT = 1
+_FIELDS = [f.name for f in fields(Problem)]  # a problem is stored as a list, in this order
 
 
 @dataclass
@@ -31,7 +32,7 @@ class Kept:
 
 def dump(kept: Kept) -> bytes:
     doc = {"format": FORMAT, "key": kept.key, "data": kept.data,
-           "problems": [list(astuple(p)) for p in sorted(kept.problems)]}
+           "problems": [[getattr(p, f) for f in _FIELDS] for p in sorted(kept.problems)]}
     return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
