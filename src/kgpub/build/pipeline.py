@@ -24,7 +24,7 @@ from ..index import Index
 from ..layout import VALIDATION
 from ..load import Sources, load_sources
 from ..render.html import HtmlRenderer
-from ..validate import Report, unpublishable_problems
+from ..validate import Report, unpublishable_problems, validate_sources
 from ..validate import cache as validation_cache
 from ..validate.revalidation import Earlier, revalidate
 from . import render, transaction
@@ -86,7 +86,7 @@ def build(
         sources = load_sources(project)
         clock.lap("load")
         earlier = None if full else _earlier(out)
-        checked = revalidate(project, sources, engine, earlier)
+        checked = revalidate(project, sources, engine, earlier, validate_sources)
         report = checked.report
         clock.lap("validate")
         if not report.conforms:

@@ -11,6 +11,7 @@ whole graph gives (tested after every kind of edit).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import incremental
@@ -41,9 +42,10 @@ class Checked:
     warning: str | None = None  # the cache should have been used and was not: why
 
 
-def revalidate(project: Project, sources: Sources, engine: str,
-               earlier: Earlier | None) -> Checked:
-    """Validate, only what changed since the earlier build when that can be told."""
+def revalidate(project: Project, sources: Sources, engine: str, earlier: Earlier | None,
+               validate: Callable[..., Report] = validate_sources) -> Checked:
+    """Validate, only what changed since the earlier build when that can be told.
+    validate: kgpub.validate.validate_sources (the build hands its own name for it)."""
     inputs = incremental.inputs_digest(project, sources)
     key = f"{inputs} {engine}"
     only, graph, warning = None, None, None
@@ -61,7 +63,7 @@ def revalidate(project: Project, sources: Sources, engine: str,
             focus = _focus(sources, earlier.state, kept, graph, shape_reach)
             only = Only(focus, neighbourhood(focus, graph.statements, shape_reach),
                         kept.problems)
-    report = validate_sources(sources, engine, only)
+    report = validate(sources, engine) if only is None else validate(sources, engine, only)
     made = dump(Kept(key, {f: sources.digests[f] for f in sources.by_file}, report.shacl))
     return Checked(report, graph, made, None if only is None else len(only.focus), warning)
 
