@@ -6,7 +6,9 @@ sh:targetClass, sh:targetSubjectsOf), on the statements of the nodes its propert
 (value nodes, their classes for sh:class, nested shapes through sh:node, sh:property,
 sh:qualifiedValueShape, sh:or...) and on the ontology (rdfs:subClassOf, always validated whole).
 The shapes' depth is the longest chain of path steps; a step along sh:zeroOrMorePath or
-sh:oneOrMorePath costs nothing, since it can be taken any number of times. A focus node's result
+sh:oneOrMorePath costs nothing, since it can be taken any number of times, and so does one along
+rdf:type or rdfs:subClassOf (a class and its superclasses are read by targets and sh:class, and
+may be described in the data). A focus node's result
 can then change only when a subject that changed is reachable from it within that depth: those are
 found backwards from the changed subjects, and validated on the statements of the nodes reachable
 from them within the depth, which are all their results read.
@@ -36,6 +38,10 @@ _LISTS = ("or", "and", "xone")
 _UNCOVERED = {SH + p for p in ("inversePath", "targetObjectsOf", "targetNode", "sparql",
                                "target", "rule", "select", "ask", "js", "jsFunctionName")}
 _STAR = (SH + "zeroOrMorePath", SH + "oneOrMorePath")
+# Targets and sh:class read a node's classes and their superclasses: free steps, so that a
+# class described in the data, or its rdfs:subClassOf, reaches every instance.
+CLASS_STEPS = frozenset({"http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
+                         "http://www.w3.org/2000/01/rdf-schema#subClassOf"})
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,7 @@ def reach(shapes: Iterable[ox.Triple]) -> Reach | None:
         deepest = max((depth(s) for s in list(about)), default=0)
     except _Unbounded:
         return None
-    return Reach(deepest, frozenset(free))
+    return Reach(deepest, frozenset(free) | CLASS_STEPS)
 
 
 # subject -> property -> objects; object IRI -> (subject, property) of what links to it
