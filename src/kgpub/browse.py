@@ -11,7 +11,7 @@ import hashlib
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import pyoxigraph as ox
 
@@ -73,14 +73,24 @@ class Browse:
     def listings(self) -> dict[str, list[Listing]]:
         ix = self.index
         by: dict[str, dict[str, set[str]]] = {f: defaultdict(set) for f in FACETS}
+        # Thousands of entries share a few hundred topics and places: each one's ancestors
+        # are found once (computed before any page records what it reads).
+        above: dict[tuple[str, str], list[str]] = {}
+
+        def ancestors(iri: str, prop: str) -> list[str]:
+            found = above.get((iri, prop))
+            if found is None:
+                found = above[iri, prop] = self.ancestors(iri, prop)
+            return found
+
         for e in self.newest:
             for t in self._iris(e, DCT + "subject"):
-                for topic in self.ancestors(t, SKOS + "broader"):
+                for topic in ancestors(t, SKOS + "broader"):
                     by["topic"][topic].add(e)
             for t in self._iris(e, DCT + "type"):
                 by["type"][t].add(e)
             for p in self._iris(e, DCT + "spatial"):
-                for place in self.ancestors(p, DCT + "isPartOf"):
+                for place in ancestors(p, DCT + "isPartOf"):
                     by["place"][place].add(e)
             for prop in (DCT + "creator", DCT + "publisher", DCT + "contributor"):
                 for a in self._iris(e, prop):
@@ -223,6 +233,7 @@ def _date(index: Index, entry: str) -> str | None:
     return v.value if isinstance(v, ox.Literal) else None
 
 
+@lru_cache(maxsize=4096)  # entries share dates
 def _negated(value: str) -> str:
     """A sort key that orders ISO dates (and years) newest first."""
     return "".join(chr(0x10FFFF - ord(c)) for c in value.ljust(10, "0"))

@@ -87,11 +87,18 @@ def derive(ontology: Iterable[ox.Triple], graph: Iterable[ox.Triple]) -> list[ox
     types: dict[Node, set[Node]] = defaultdict(set)
     links: dict[str, set[tuple[Node, Node]]] = {p: set() for p in (*INVERSES, IN_SCHEME)}
     first: dict[Node, int] = {}  # subject -> the order it first appears in
+    names: dict[ox.NamedNode, str] = {}  # pyoxigraph makes a new str on every .value
+    last = None
     for t in graph:
         s = t.subject
-        if s not in first:
-            first[s] = len(first)
-        p = t.predicate.value
+        if s != last:  # statements come in runs about one subject
+            last = s
+            if s not in first:
+                first[s] = len(first)
+        predicate = t.predicate
+        p = names.get(predicate)
+        if p is None:
+            p = names[predicate] = predicate.value
         if p == RDF_TYPE:
             if not isinstance(t.object, ox.Literal):  # a literal class is no class
                 types[s].add(t.object)
@@ -167,17 +174,24 @@ def merge(asserted: list[ox.Triple], derived: list[ox.Triple]) -> list[ox.Triple
     by_subject: dict[Node, list[ox.Triple]] = defaultdict(list)
     for t in derived:
         by_subject[t.subject].append(t)
-    last: dict[Node, int] = {}
-    for i, t in enumerate(asserted):
-        if t.subject in by_subject:
-            last[t.subject] = i
-    after: dict[int, list[ox.Triple]] = {i: by_subject.pop(s) for s, i in last.items()}
+    last: dict[Node, int] = {}  # subject -> the index of its last written statement
+    run: Node | None = None
+    start = 0
+    for i, t in enumerate(asserted):  # statements come in runs about one subject
+        s = t.subject
+        if s != run:
+            if run is not None and run in by_subject:
+                last[run] = i - 1
+            run = s
+    if run is not None and run in by_subject:
+        last[run] = len(asserted) - 1
+    after = sorted((i, by_subject.pop(s)) for s, i in last.items())
     out: list[ox.Triple] = []
-    for i, t in enumerate(asserted):
-        out.append(t)
-        extra = after.get(i)
-        if extra:
-            out.extend(extra)
+    for i, extra in after:
+        out.extend(asserted[start:i + 1])
+        out.extend(extra)
+        start = i + 1
+    out.extend(asserted[start:])
     for rest in by_subject.values():  # in derived's order
         out.extend(rest)
     return out

@@ -71,16 +71,30 @@ class Graph:
             self.prefixes.setdefault(prefix, ns)
         out: defaultdict[str, defaultdict[str, Values]] = defaultdict(lambda: defaultdict(list))
         inc: defaultdict[str, list[tuple[str, str]]] = defaultdict(list)
+        # Statements come in runs about one subject: its string and map are found once a run,
+        # and each property's string once (pyoxigraph makes a new str on every .value).
+        names: dict[ox.NamedNode, str] = {}
+        last, s, preds = None, "", out[""]
         for t in self.triples:
-            s, p, o = t.subject.value, t.predicate.value, t.object  # type: ignore[union-attr]
-            out[s][p].append(o)
-            if isinstance(o, ox.NamedNode):
+            subject, o = t.subject, t.object
+            if subject != last:
+                last, s = subject, subject.value  # type: ignore[union-attr]
+                preds = out[s]
+            predicate = t.predicate
+            p = names.get(predicate)
+            if p is None:
+                p = names[predicate] = predicate.value
+            preds[p].append(o)
+            if type(o) is ox.NamedNode:
                 inc[o.value].append((s, p))
+        out.pop("", None)  # the placeholder (no subject is the empty IRI)
         for preds in out.values():
             for values in preds.values():
-                values.sort(key=str)
+                if len(values) > 1:
+                    values.sort(key=str)
         for links in inc.values():
-            links.sort()
+            if len(links) > 1:
+                links.sort()
         # Subject (an IRI, or a blank node's label) -> property -> objects, sorted; object IRI
         # -> (subject, property) sorted. Private: a view (kgpub.index) reads them, recording.
         self._out = out

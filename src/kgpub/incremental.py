@@ -44,9 +44,10 @@ from .load import Sources
 
 STATE = BUILD_STATE  # kgpub.layout
 FORMAT = 2
-# Unit names: "e\t<iri>" (an entity), "l\t<listing key>\t<n>" (a listing page), and two
-# units written by every build: the site-wide files and the search index.
+# Unit names: "e\t<iri>" (an entity), "l\t<listing key>\t<n>" (a listing page), and three
+# units written by every build: the site-wide files, the search index and the caches.
 SITE, SEARCH = "s\tsite", "s\tsearch"
+CACHES = "s\tcaches"  # what the next build reuses besides this state (kgpub.validate.cache)
 
 
 def entity_unit(iri: str) -> str:
@@ -177,7 +178,7 @@ def plan(previous: State, project: Project, sources: Sources, graph: Graph,
     dirty_ids = {previous.ids[k] for k in dirty if k in previous.ids}
     render = [u for u in units if u not in previous.units
               or not dirty_ids.isdisjoint(previous.units[u].read)]
-    now = set(units) | {SITE, SEARCH}
+    now = set(units) | {SITE, SEARCH, CACHES}
     state.keys, state.ids = previous.keys, previous.ids
     state.units = {u: unit for u, unit in previous.units.items() if u in now}
     return Plan(

@@ -74,6 +74,7 @@ class Index:
         self._out = graph._out
         self._inc = graph._inc
         self._kinds: dict[str, str] = {}
+        self._subclasses: dict[tuple[str, str], bool] = {}  # (class, class) -> _subclass
         # While a page is rendered, the keys of everything it reads (IRIs whose triples it used,
         # incoming_key(iri) for what links to an IRI, navigation keys from kgpub.browse): an
         # incremental build renders a page again only when one of them changed
@@ -156,7 +157,15 @@ class Index:
         return [o.value for o in self._out.get(iri, _NONE).get(RDF_TYPE, [])]
 
     def has_type(self, iri: str, cls: str) -> bool:
-        return cls in self.types(iri) or any(self._subclass(t, cls) for t in self.types(iri))
+        return any(self._specialises(t, cls) for t in self.types(iri))
+
+    def _specialises(self, sub: str, sup: str) -> bool:
+        # Asked for every entity's every type by kind(): answered once per pair of classes.
+        pair = (sub, sup)
+        found = self._subclasses.get(pair)
+        if found is None:
+            found = self._subclasses[pair] = self._subclass(sub, sup)
+        return found
 
     def _subclass(self, sub: str, sup: str, seen: frozenset = frozenset()) -> bool:
         # Not recorded: the class hierarchy is the ontology's, whose change means a full build.
@@ -206,8 +215,9 @@ class Index:
             (v + "Instrument", "instrument"),
             (v + "Initiative", "initiative"),
         )
+        types = self.types(iri)
         for cls, kind in checks:
-            if self.has_type(iri, cls):
+            if any(self._specialises(t, cls) for t in types):
                 return kind
         return "thing"
 

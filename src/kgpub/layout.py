@@ -145,7 +145,8 @@ OAI_SETS = f"{META_DIR}/oai-sets.json"
 TOMBSTONES = f"{META_DIR}/tombstones.json"
 BUILD_FACTS = f"{META_DIR}/site.json"
 BUILD_STATE = f"{META_DIR}/build-state.json"  # kgpub.incremental
-META_FILES = (OAI_RECORDS, OAI_SETS, TOMBSTONES, BUILD_FACTS, BUILD_STATE)
+VALIDATION = f"{META_DIR}/validation.json"  # kgpub.validate.cache
+META_FILES = (OAI_RECORDS, OAI_SETS, TOMBSTONES, BUILD_FACTS, BUILD_STATE, VALIDATION)
 OLD_JOURNAL = ".kgpub-journal.json"  # in staging directories of kgpub before generations
 # Served only by `kgpub serve --watch` (kgpub.server.preview), never written into a site: under
 # the meta folder, which no entity can take and the static files never answer for.

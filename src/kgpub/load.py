@@ -119,6 +119,7 @@ class Sources:
     # starting more than one statement in a file -, with where each file's first one starts
     repeats: dict[str, list[Location]] = field(default_factory=dict)
     oversized: list[Oversized] = field(default_factory=list)
+    blank: set[str] = field(default_factory=set)  # ontology and data files with blank nodes
     literal_limit: int = DEFAULT_MAX_LITERAL_BYTES
     _lines: dict[str, list[int] | None] = field(default_factory=dict, repr=False,
                                                  compare=False)
@@ -264,7 +265,14 @@ def _parse_file(project: Project, path: Path, src: Sources, *, track: bool) -> l
         return term
 
     try:
-        triples = [ox.Triple(relabel(q.subject), q.predicate, relabel(q.object)) for q in parser]
+        triples = [q.triple for q in parser]
+        # Most files have no blank node: their triples are kept as parsed (a new Triple per
+        # statement costs half the load); the others get labels in parse order.
+        blank = any(type(t.subject) is ox.BlankNode or type(t.object) is ox.BlankNode
+                    for t in triples)
+        if blank:
+            triples = [ox.Triple(relabel(t.subject), t.predicate, relabel(t.object))
+                       for t in triples]
     except SyntaxError as exc:
         message = str(exc)
         # pyoxigraph says "Parser error at line L between columns ...: what"; keep the what.
@@ -297,14 +305,14 @@ def _parse_file(project: Project, path: Path, src: Sources, *, track: bool) -> l
         src.paths[shown] = path
         for prefix, ns in (parser.prefixes or {}).items():
             src.prefixes.setdefault(prefix, ns)
-        subjects = {t.subject.value for t in triples if isinstance(t.subject, ox.NamedNode)}
+        subjects_iris = _subject_iris(triples)
         found, several = _subject_lines(text, parser.prefixes or {}, project.base)
         marks = _flagged_marks(text)
         if marks:
             src.flagged[shown] = FlaggedText(triples, marks, found)
         if path.suffix == ".nt":  # a subject on many lines is how N-Triples is written
             several = set()
-        for iri in subjects:  # each is new, or described in an earlier file too
+        for iri in subjects_iris:  # each is new, or described in an earlier file too
             first = src.locations.get(iri)
             here = Location(shown, found.get(iri) or _any_line(text, iri, parser.prefixes or {}))
             if first is None:
@@ -315,23 +323,43 @@ def _parse_file(project: Project, path: Path, src: Sources, *, track: bool) -> l
                 src.repeats[iri].append(here)
             else:
                 src.repeats[iri] = [first, here]
-        # A top-level blank node ("[ a sphr:Publication ... ] .") is located at the n-th
-        # statement that starts with "[" in column 0; nested ones where their owner is.
-        objects = {t.object.value for t in triples if isinstance(t.object, ox.BlankNode)}
-        top = list(dict.fromkeys(
-            t.subject.value for t in triples
-            if isinstance(t.subject, ox.BlankNode) and t.subject.value not in objects
-        ))
-        bracket_lines = [n for n, line in enumerate(text.splitlines(), 1) if line.startswith("[")]
-        for i, node in enumerate(top):
-            line = bracket_lines[i] if i < len(bracket_lines) else None
-            src.locations.setdefault(node, Location(shown, line))
-        for t in triples:
-            if isinstance(t.object, ox.BlankNode) and t.object.value not in src.locations:
-                owner = src.locations.get(t.subject.value)
-                if owner:
-                    src.locations[t.object.value] = owner
+        if blank:
+            src.blank.add(shown)
+            _locate_blank_nodes(shown, text, triples, src)
     return triples
+
+
+def _subject_iris(triples: list[ox.Triple]) -> set[str]:
+    """The IRIs the triples are about (one term read per run of statements about a subject,
+    not one per statement: a file describes each subject in a block)."""
+    found: set[str] = set()
+    last = None
+    for t in triples:
+        s = t.subject
+        if s != last:
+            if type(s) is ox.NamedNode:
+                found.add(s.value)
+            last = s
+    return found
+
+
+def _locate_blank_nodes(shown: str, text: str, triples: list[ox.Triple], src: Sources) -> None:
+    # A top-level blank node ("[ a sphr:Publication ... ] .") is located at the n-th
+    # statement that starts with "[" in column 0; nested ones where their owner is.
+    objects = {t.object.value for t in triples if isinstance(t.object, ox.BlankNode)}
+    top = list(dict.fromkeys(
+        t.subject.value for t in triples
+        if isinstance(t.subject, ox.BlankNode) and t.subject.value not in objects
+    ))
+    bracket_lines = [n for n, line in enumerate(text.splitlines(), 1) if line.startswith("[")]
+    for i, node in enumerate(top):
+        line = bracket_lines[i] if i < len(bracket_lines) else None
+        src.locations.setdefault(node, Location(shown, line))
+    for t in triples:
+        if isinstance(t.object, ox.BlankNode) and t.object.value not in src.locations:
+            owner = src.locations.get(t.subject.value)
+            if owner:
+                src.locations[t.object.value] = owner
 
 
 def _long_terms(text: str, limit: int, strings_only: bool = False):

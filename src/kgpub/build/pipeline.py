@@ -2,9 +2,10 @@
 render -> publish.
 
 Every build writes a new generation (kgpub.build.transaction) and publishes it in one atomic
-rename; one build at a time writes an output (a lock). An incremental build renders only the
-units that read an edited statement (kgpub.incremental); a full one renders them all. Either
-way the result is the same site, byte for byte.
+rename; one build at a time writes an output (a lock). An incremental build validates again
+only the focus nodes an edit can change (kgpub.validate.revalidation) and renders only the
+units that read an edited statement (kgpub.incremental); a full one does it all. Either way
+the result is the same site, byte for byte.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from ..entail import entailments
 from ..errors import InvalidData
 from ..graph import Graph
 from ..index import Index
+from ..layout import VALIDATION
 from ..load import Sources, load_sources
 from ..render.html import HtmlRenderer
 from ..validate import Report, unpublishable_problems, validate_sources
+from ..validate import cache as validation_cache
+from ..validate.revalidation import Earlier, revalidate
 from . import render, transaction
 from .contents import renderers
 from .executor import Context, Progress
@@ -81,28 +85,46 @@ def build(
         clock = Stopwatch()
         sources = load_sources(project)
         clock.lap("load")
-        report = validate_sources(sources, engine=engine)
+        earlier = None if full else _earlier(out)
+        checked = revalidate(project, sources, engine, earlier, validate_sources)
+        report = checked.report
         clock.lap("validate")
         if not report.conforms:
             raise InvalidData(report)
-        prepared = _prepare(project, sources)
+        prepared = _prepare(project, sources, checked.graph)
         clock.lap("index and navigation")
         if not out.parent.is_dir():
             _output_step(lambda: out.parent.mkdir(parents=True, exist_ok=True), out)
             _output_step(lock.acquire, out)
         result = _write(project, prepared, out, clock, progress,
-                        workers or os.cpu_count() or 1, full)
+                        workers or os.cpu_count() or 1, full,
+                        earlier.state if earlier else None, checked.kept)
     finally:
         lock.release()
     result.report = report
     result.timings = clock.times
+    if checked.warning:
+        result.warnings.insert(0, f"{out} {checked.warning}: validated everything")
     return result
 
 
-def _prepare(project: Project, sources: Sources) -> Prepared:
+def _earlier(out: Path) -> Earlier | None:
+    """What the published build kept: its state and its validation cache."""
+    published = generation.current(out)
+    state = incremental.load(published) if published is not None else None
+    if published is None or state is None:
+        return None
+    try:
+        return Earlier(state, validation_cache.load(published))
+    except ValueError as exc:
+        return Earlier(state, None, f"has a validation cache that is unusable ({exc})")
+
+
+def _prepare(project: Project, sources: Sources, graph: Graph | None = None) -> Prepared:
     # Validation checked what editors wrote; the published graph adds what clients rely on
     # and editors leave out (a topic is a skos:Concept, skos:narrower...: kgpub.entail).
-    graph = Graph(project, sources, entailments(sources))
+    if graph is None:
+        graph = Graph(project, sources, entailments(sources))
     index = Index.over(graph)  # what every renderer reads the graph through, recording
     # Every entity, derived ones too, must map to files inside the site: refused in the
     # words `kgpub validate` uses (kgpub.index.path_problem).
@@ -121,7 +143,8 @@ def _output_step(step: Callable[[], object], out: Path) -> object:
 
 
 def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
-           progress: Progress | None, workers: int, full: bool) -> BuildResult:
+           progress: Progress | None, workers: int, full: bool,
+           known: incremental.State | None, kept: bytes) -> BuildResult:
     """The build's writing half, holding the build lock: plan, stage the new generation,
     render into it, publish it, delete old generations."""
     staged: transaction.Staging | None = None
@@ -135,7 +158,7 @@ def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
         generation.collect(out, keep={recorded[0]} if recorded else set())
         if transaction.old_staging_left(out):
             full = True  # an update by an earlier kgpub may have been left half done
-        previous = None if full or published is None else incremental.load(published)
+        previous = None if full or published is None else known
         step = previous and incremental.plan(previous, project, prepared.sources,
                                              prepared.graph, nav,
                                              [w.name for w in prepared.works])
@@ -145,11 +168,16 @@ def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
         staged = transaction.stage(out, published)
         clock.lap("new generation")
         context = Context(prepared.index, prepared.html, transaction.Writer(staged.gen))
+        # The caches are written first and named in the state like a unit's files.
+        cached = context.writer.write(VALIDATION, kept)
+        state.add(incremental.CACHES, [VALIDATION], [], [])
         if step:
             done = render.update(context, prepared.works, step, workers, progress, clock)
         else:
             done = render.full(context, prepared.works, state, staged.files, workers,
                                progress, clock)
+        if cached:
+            done.written.append(VALIDATION)
         base = transaction.publish(out, staged, done.written, done.removed, done.files)
     except OSError as exc:
         if staged is not None:

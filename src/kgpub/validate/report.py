@@ -28,6 +28,9 @@ class Problem:
 class Report:
     problems: list[Problem] = field(default_factory=list)
     engine: str = field(default="", compare=False)  # the SHACL engine that ran
+    # the problems the shapes gave, before kgpub's own checks (kept for a rebuild:
+    # kgpub.validate.cache)
+    shacl: list[Problem] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def violations(self) -> list[Problem]:
