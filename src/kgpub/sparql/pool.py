@@ -328,10 +328,11 @@ class QueryPool:
 
     async def _aexchange(self, w: _Worker, request: dict, loop
                          ) -> tuple[dict, bytes | None, IO[bytes] | None, int]:
-        """_exchange on the event loop, without a thread: the answer is read from the worker's
-        descriptor as it becomes readable (FrameReader), under the same deadline and bounds. A
-        big query is handed to the worker from a thread (a pipe holds 64 KiB: the write could
-        wait for the worker to read)."""
+        """_exchange on the event loop, without a thread for a small answer (the usual case):
+        it is read from the worker's descriptor as it becomes readable (FrameReader), under the
+        same deadline and bounds. A big answer (its first message a chunk) is spooled by a
+        thread (_rest), and a big query handed to the worker from one (a pipe holds 64 KiB: the
+        write could wait for the worker to read)."""
         timeout = request["timeout"]
         started = time.monotonic()
         deadline = started + timeout
@@ -381,15 +382,17 @@ class QueryPool:
                     head, body = decode(message)
                 except ValueError:
                     raise await crashed() from None
-                size += len(body)
-                if size > most:
-                    await discard()
-                    raise EngineFault("The query worker sent more than the result limit.")
-                if head.get("kind") != "chunk":
-                    break
-                if spool is None:
+                size = len(body)
+                if head.get("kind") == "chunk":  # a big answer: spooled in a thread
                     spool = new_spool()
-                spool.write(body)
+                    spool.write(body)
+                    try:
+                        head, body, size = await loop.run_in_executor(
+                            self._executor, self._rest, w, reader, spool, size, most, deadline,
+                            timeout)
+                    except RuntimeError:  # the executor is shut down: close() came meanwhile
+                        raise EngineUnavailable(SHUT_DOWN) from None
+                break
         except BaseException:
             if spool is not None:
                 spool.close()
@@ -401,6 +404,40 @@ class QueryPool:
             spool.write(body)
         self._release(w, started)
         return head, (None if spool is not None else body), spool, size
+
+    def _rest(self, w: _Worker, reader: FrameReader, spool: IO[bytes], size: int, most: int,
+              deadline: float, timeout: float) -> tuple[dict, bytes, int]:
+        """The rest of a big answer, after its first chunk, spooled in a thread (writing to a
+        spool's file never happens on the event loop). Returns (last message, its body, size)."""
+        open_ = True
+        while True:
+            try:
+                message = reader.message()
+            except ValueError:
+                self._discard(w)
+                raise EngineFault("The query worker sent more than the result limit.") from None
+            if message is None:
+                if not open_:
+                    raise self._crashed(w, timeout)
+                remaining = deadline - time.monotonic()
+                ready = remaining > 0 and multiprocessing.connection.wait(
+                    [w.conn, w.process.sentinel], remaining)
+                if not ready:
+                    self._discard(w)
+                    raise QueryTimeout(timeout, self._retry_after_replacement())
+                open_ = reader.read()
+                continue
+            try:
+                head, body = decode(message)
+            except ValueError:
+                raise self._crashed(w, timeout) from None
+            size += len(body)
+            if size > most:  # a worker never sends this much: treat it as broken
+                self._discard(w)
+                raise EngineFault("The query worker sent more than the result limit.")
+            if head.get("kind") != "chunk":
+                return head, body, size
+            spool.write(body)
 
     def _release(self, w: _Worker, started: float) -> None:
         """The worker has answered: idle again, to the next query waiting."""
