@@ -23,6 +23,8 @@ from .limits import MiB, QueryLimits
 
 # A result travels from a worker in messages of this size.
 CHUNK_BYTES = 1 * MiB
+# What FrameReader asks the descriptor for at a time (a socket buffer's worth, not a chunk's).
+READ_BYTES = 64 * 1024
 
 
 def send(conn, head: dict, body: bytes = b"") -> None:
@@ -57,13 +59,13 @@ class FrameReader:
         """Take in what the descriptor holds; False at end of file (the writer has gone)."""
         while True:
             try:
-                data = os.read(self.fd, CHUNK_BYTES + 16)
+                data = os.read(self.fd, READ_BYTES)
             except BlockingIOError:
                 return True
             if not data:
                 return False
             self.buf += data
-            if len(data) < CHUNK_BYTES + 16:
+            if len(data) < READ_BYTES:
                 return True
 
     def message(self) -> bytes | None:

@@ -76,8 +76,10 @@ class QueryPool:
     replaced after a rebuild of the site sees the new dumps; restart to reload all of them.
 
     One thread per pool watches the workers (loading, dying) and hands free workers to waiting
-    queries; the exchange with a worker runs in a thread of the pool's own executor (as many as
-    workers), so queries waiting in the queue hold no thread at all."""
+    queries. run() exchanges with a worker in the calling thread; arun() on the event loop for
+    a small answer (one message: no thread to wake, the fixed cost of a query is one round trip
+    to the worker) and in a thread of the pool's own executor (as many as workers) for a big
+    one, so queries waiting in the queue hold no thread at all."""
 
     def __init__(
         self,
