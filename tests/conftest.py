@@ -37,6 +37,7 @@ from kgtest import (
 # serial: tests that assert latencies or timings. `make test` runs them alone, after the others
 # have run two at a time (pytest-xdist), so another test's load cannot skew them.
 SERIAL = {"test_sparql_load.py", "test_query_engine.py", "test_sparql_endpoint.py",
+          "test_sparql_exchange.py",
           "test_store.py::test_time_limit_aborts_the_upstream_request"}
 
 # server: tests that start a real server (`kgpub serve`, mostly through
@@ -70,6 +71,7 @@ SLOW = {
     "test_incremental.py",  # every test rebuilds a generated 150-entry project
     "test_server_switch.py",
     "test_sparql_load.py",
+    "test_sparql_exchange.py",  # a pool per test: workers to start
     "test_store.py",
     "test_app_only.py",
     "test_deployment.py",  # two builds and four servers (~25 s)

@@ -561,7 +561,7 @@ def test_workers_cannot_reach_the_network_even_unchecked(pool, listener):
     if not all(w.get("network_isolated") for w in pool.status()["workers"]):
         pytest.skip("this OS does not let workers leave the network namespace")
     worker = pool._acquire()
-    head, spool, _ = pool._exchange(worker, {
+    head, _, spool, _ = pool._exchange(worker, {
         "query": f"SELECT * WHERE {{ SERVICE <{listener.url}> {{ ?s ?p ?o }} }}",
         "format": "json", "default_graphs": [], "named_graphs": [], "max_rows": 10,
         "max_bytes": 1 << 20, "check": False, "timeout": 5.0,

@@ -9,6 +9,9 @@ What llhttp does not bound is the request head: uvicorn buffers header bytes for
 client sends them. This protocol answers 431 and closes the connection once the head passes
 MAX_HEAD_BYTES, and closes a connection whose head is not complete within HEAD_TIMEOUT seconds
 (slow clients hold no more than a socket each).
+
+A response's head (status line and headers) goes out with the first piece of its body, in one
+write: one packet and one wake-up of the client rather than two (most answers are one piece).
 """
 
 from __future__ import annotations
@@ -62,6 +65,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._cancel_timer()
         super().on_headers_complete()
+        if self.cycle is not None:
+            self.cycle.transport = HeadWithBody(  # type: ignore[assignment]
+                self.transport, self.cycle, self.loop)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -88,3 +94,41 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self.cycle is None or not self.cycle.response_started:
             self.transport.write(_plain(status, text))
         self.transport.close()
+
+
+class HeadWithBody:
+    """The transport as one request's response cycle writes to it: the response head is held
+    until the body's first write and both are written at once. What is held goes out anyway
+    at the end of the event loop's turn (a body that comes later, a HEAD answer without
+    one), and before the connection closes; a 100 Continue is never held."""
+
+    def __init__(self, transport: asyncio.Transport, cycle: Any,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        self._loop = loop
+        self._held: bytes | None = None
+        self._wrote_head = False
+
+    def write(self, data: bytes) -> None:
+        if not self._wrote_head and self._cycle.response_started:
+            self._wrote_head = True
+            self._held = data
+            self._loop.call_soon(self.flush)
+            return
+        if self._held is not None:
+            data, self._held = self._held + data, None
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from types import MappingProxyType
 from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
@@ -179,32 +181,14 @@ class SparqlEndpoint:
                 "(application/sparql-query).")
         return params
 
-    def _plan(self, request: Request, params: dict[str, list[str]]) -> dict:
+    def _plan(self, request: Request, params: dict[str, list[str]]) -> Mapping:
         """The result format for each query form, as negotiated: a short name, "html", or
         {"error": message} (406). The worker picks once it has parsed the query."""
         accept = request.headers.get("accept")
         fmt_param = params.get("format", [None])[0] or params.get("output", [None])[0]
-        plan: dict = {}
-        for form in QUERY_FORMS:
-            graph = form in ("CONSTRUCT", "DESCRIBE")
-            formats = GRAPH_FORMATS if graph else SOLUTION_FORMATS
-            if fmt_param:
-                try:
-                    plan[form] = choose_format(form, _format_name(fmt_param, graph)).name
-                except FormatNotAvailable as exc:
-                    plan[form] = {"error": exc.message}
-                continue
-            # Result types (with the aliases the engine declares) first, so */* (curl) gets
-            # JSON or Turtle; browsers name text/html.
-            names = [(f.media_type, *f.aliases) for f in formats] + [("text/html",)]
-            choice = negotiate(accept, names)
-            if choice is None:
-                offered = ", ".join(f.media_type for f in formats)
-                plan[form] = {"error": "None of the accepted types can carry this result. "
-                                       f"Available: {offered}"}
-            else:
-                plan[form] = "html" if choice == len(formats) else formats[choice].name
-        return plan
+        if len(accept or "") + len(fmt_param or "") > PLAN_KEY_CHARS:
+            return _negotiate_plan(accept, fmt_param)
+        return _cached_plan(accept, fmt_param)
 
     async def _run(self, request: Request, query: str, params: dict[str, list[str]]) -> Response:
         try:  # only what costs next to nothing here; the worker checks the rest
@@ -240,6 +224,8 @@ class SparqlEndpoint:
         if result.truncated:
             headers["X-SPARQL-Truncated"] = "true"
             headers["X-SPARQL-Truncated-Reason"] = result.truncated_reason or "rows"
+        if not result.spooled:  # a small answer, in memory: one piece, no stream to run
+            return Response(result.body, media_type=result.media_type, headers=headers)
         headers["Content-Length"] = str(result.size)
         return StreamingResponse(_stream(result), media_type=result.media_type, headers=headers)
 
@@ -378,6 +364,38 @@ def _table(view: dict, base: str) -> dict:
             add(f"<td>{escape(text)}</td>")
         add("</tr>\n")
     return {"head": view["head"], "rows_html": Markup("".join(out)), "count": len(view["rows"])}
+
+
+# Plans are cached by what they depend on (clients send the same few Accept headers), for
+# headers up to this long: a longer one is negotiated each time rather than kept.
+PLAN_KEY_CHARS = 512
+
+
+def _negotiate_plan(accept: str | None, fmt_param: str | None) -> Mapping:
+    plan: dict = {}
+    for form in QUERY_FORMS:
+        graph = form in ("CONSTRUCT", "DESCRIBE")
+        formats = GRAPH_FORMATS if graph else SOLUTION_FORMATS
+        if fmt_param:
+            try:
+                plan[form] = choose_format(form, _format_name(fmt_param, graph)).name
+            except FormatNotAvailable as exc:
+                plan[form] = MappingProxyType({"error": exc.message})
+            continue
+        # Result types (with the aliases the engine declares) first, so */* (curl) gets
+        # JSON or Turtle; browsers name text/html.
+        names = [(f.media_type, *f.aliases) for f in formats] + [("text/html",)]
+        choice = negotiate(accept, names)
+        if choice is None:
+            offered = ", ".join(f.media_type for f in formats)
+            plan[form] = MappingProxyType({
+                "error": f"None of the accepted types can carry this result. Available: {offered}"})
+        else:
+            plan[form] = "html" if choice == len(formats) else formats[choice].name
+    return MappingProxyType(plan)  # shared through the cache: read-only
+
+
+_cached_plan = functools.lru_cache(maxsize=256)(_negotiate_plan)
 
 
 async def _stream(result: QueryResult):

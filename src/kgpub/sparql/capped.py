@@ -131,6 +131,12 @@ def _write_solutions(header: bytes, rows: list[bytes], fmt: ox.QueryResultsForma
             out.write(row)
             size += len(row)
         return len(rows), False
+    if sum(map(len, rows)) <= max_bytes // 4 and len(rows) <= 2000:
+        # Small (the usual case): the whole document at once, if it fits as it should.
+        doc = _reserialize(header + b"".join(rows), fmt)
+        if len(doc) <= max_bytes:
+            out.write(doc)
+            return len(rows), False
     prefix, suffix, sep = _frame(_reserialize(header, fmt), fmt)
 
     def inner(lines: list[bytes]) -> bytes:

@@ -2,13 +2,16 @@
 
 Not pickle: a worker runs untrusted queries, and unpickling what it sends could run code in the
 parent. The pool sends a query request (query_request) or {"kind": "exit"}; a worker answers
-{"kind": "ready"|"failed"} once loaded, then per query chunks of the result ({"kind": "chunk"})
-and a last message: {"kind": "ok", ...} or {"kind": "refused", "error": kind, "message": ...}
-(kgpub.sparql.errors.refusal)."""
+{"kind": "ready"|"failed"} once loaded, then per query chunks of the result ({"kind": "chunk"},
+CHUNK_BYTES each) and a last message: {"kind": "ok", ...} with the rest of the result as its
+body (all of a result under CHUNK_BYTES: one message per query), or {"kind": "refused",
+"error": kind, "message": ...} (kgpub.sparql.errors.refusal)."""
 
 from __future__ import annotations
 
 import json
+import os
+import struct
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -20,15 +23,69 @@ from .limits import MiB, QueryLimits
 
 # A result travels from a worker in messages of this size.
 CHUNK_BYTES = 1 * MiB
+# What FrameReader asks the descriptor for at a time (a socket buffer's worth, not a chunk's).
+READ_BYTES = 64 * 1024
 
 
 def send(conn, head: dict, body: bytes = b"") -> None:
-    conn.send_bytes(json.dumps(head).encode("utf-8") + b"\n" + body)
+    conn.send_bytes(encode(head, body))
 
 
 def recv(conn) -> tuple[dict, bytes]:
-    head, _, body = conn.recv_bytes().partition(b"\n")
+    return decode(conn.recv_bytes())
+
+
+def encode(head: dict, body: bytes = b"") -> bytes:
+    return json.dumps(head).encode("utf-8") + b"\n" + body
+
+
+def decode(message: bytes) -> tuple[dict, bytes]:
+    head, _, body = message.partition(b"\n")
     return json.loads(head), body
+
+
+class FrameReader:
+    """Messages of a multiprocessing Connection read from its non-blocking descriptor, as the
+    bytes arrive: lets an event loop take a worker's answer without a thread. A frame is a
+    4-byte big-endian length (or -1 and an 8-byte length) and the message; a frame longer than
+    max_bytes is refused (ValueError) before it is read, so memory stays bounded."""
+
+    def __init__(self, fd: int, max_bytes: int):
+        self.fd = fd
+        self.max_bytes = max_bytes
+        self.buf = bytearray()
+
+    def read(self) -> bool:
+        """Take in what the descriptor holds; False at end of file (the writer has gone)."""
+        while True:
+            try:
+                data = os.read(self.fd, READ_BYTES)
+            except BlockingIOError:
+                return True
+            if not data:
+                return False
+            self.buf += data
+            if len(data) < READ_BYTES:
+                return True
+
+    def message(self) -> bytes | None:
+        """The next whole message, or None until it has all arrived."""
+        if len(self.buf) < 4:
+            return None
+        (size,) = struct.unpack_from("!i", self.buf)
+        start = 4
+        if size == -1:
+            if len(self.buf) < 12:
+                return None
+            (size,) = struct.unpack_from("!Q", self.buf, 4)
+            start = 12
+        if size < 0 or size > self.max_bytes:
+            raise ValueError(f"a message of {size} bytes")
+        if len(self.buf) < start + size:
+            return None
+        message = bytes(self.buf[start:start + size])
+        del self.buf[:start + size]
+        return message
 
 
 def query_request(query: str, result_format, limits: QueryLimits,

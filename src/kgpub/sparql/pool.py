@@ -4,8 +4,9 @@ Queries run in worker processes ("spawn": never a fork of a process that runs th
 holding the whole graph in an in-memory pyoxigraph Store loaded once (kgpub.sparql.worker). The
 calling process (the HTTP server) only checks a query's size and encoding; everything that costs
 time in proportion to what a client sent happens in a worker, under the query's time limit.
-Results travel back in chunks and are spooled (kgpub.sparql.result), so a worker is free
-again as soon as its answer is spooled, whatever the speed of the client that reads it.
+A result travels back in one message when it is small (kept as bytes: no spool) or in chunks
+that are spooled (kgpub.sparql.result), so a worker is free again as soon as its answer is
+taken, whatever the speed of the client that reads it.
 
 Neither pyoxigraph nor rdflib can cancel a running query, so a query past its deadline is stopped
 by killing its worker, which is replaced in the background.
@@ -46,7 +47,7 @@ from .errors import (
 )
 from .formats import _FORMATS_BY_NAME
 from .limits import MiB, QueryLimits
-from .messages import query_request, recv, send
+from .messages import CHUNK_BYTES, FrameReader, decode, encode, query_request, recv, send
 from .processes import WorkerProcess, exit_reason, kill, rss, start_worker
 from .queue import FairQueue, Ticket
 from .result import QueryResult, new_spool
@@ -56,6 +57,9 @@ _Worker = WorkerProcess
 _Ticket = Ticket[WorkerProcess]
 SHUT_DOWN = "The SPARQL engine is shut down."
 KEEP_FAILING = "The query workers keep failing; try again later."
+# A request up to this size is written to a worker from the event loop: an idle worker's pipe
+# is empty and holds 64 KiB, so the write cannot wait.
+INLINE_SEND_BYTES = 32 * 1024
 
 
 class _Undelivered(Exception):
@@ -72,8 +76,10 @@ class QueryPool:
     replaced after a rebuild of the site sees the new dumps; restart to reload all of them.
 
     One thread per pool watches the workers (loading, dying) and hands free workers to waiting
-    queries; the exchange with a worker runs in a thread of the pool's own executor (as many as
-    workers), so queries waiting in the queue hold no thread at all."""
+    queries. run() exchanges with a worker in the calling thread; arun() on the event loop for
+    a small answer (one message: no thread to wake, the fixed cost of a query is one round trip
+    to the worker) and in a thread of the pool's own executor (as many as workers) for a big
+    one, so queries waiting in the queue hold no thread at all."""
 
     def __init__(
         self,
@@ -158,14 +164,16 @@ class QueryPool:
         loop = asyncio.get_running_loop()
         for _ in range(3):
             worker = await self._acquire_async(client, loop)
+            # The exchange runs to its end even if this caller is cancelled (the worker is
+            # then free again, not killed); its answer is dropped.
+            task = loop.create_task(self._aserve(worker, request, loop))
             try:
-                future = loop.run_in_executor(self._executor, self._serve, worker, request)
-            except RuntimeError:  # the executor is shut down: close() came meanwhile
-                raise EngineUnavailable(SHUT_DOWN) from None
-            try:
-                return await future
+                return await asyncio.shield(task)
             except _Undelivered:
                 continue
+            except asyncio.CancelledError:
+                task.add_done_callback(_drop_answer)
+                raise
         raise EngineUnavailable(KEEP_FAILING, 5)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
@@ -241,7 +249,14 @@ class QueryPool:
     def _serve(self, worker: _Worker, request: dict) -> QueryResult:
         """Exchange with an acquired worker (releasing it) and make the QueryResult."""
         started = time.monotonic()
-        head, spool, size = self._exchange(worker, request)
+        return self._result(*self._exchange(worker, request), started)
+
+    async def _aserve(self, worker: _Worker, request: dict, loop) -> QueryResult:
+        started = time.monotonic()
+        return self._result(*await self._aexchange(worker, request, loop), started)
+
+    def _result(self, head: dict, body: bytes | None, spool: IO[bytes] | None, size: int,
+                started: float) -> QueryResult:
         if head["kind"] == "refused":
             if spool is not None:
                 spool.close()
@@ -252,20 +267,24 @@ class QueryPool:
             media_type = "text/html"
             if spool is not None:
                 spool.seek(0)
-                view = json.loads(spool.read())
+                body = spool.read()
                 spool.close()
-            spool, size = None, 0
+            view = json.loads(body) if body else None
+            spool, body, size = None, None, 0
         else:
             media_type = _FORMATS_BY_NAME[name].media_type
         if spool is not None:
             spool.seek(0)
-        return QueryResult(media_type, None, head["truncated"], head["rows"],
+        return QueryResult(media_type, body, head["truncated"], head["rows"],
                            time.monotonic() - started, spool=spool, size=size, form=head["form"],
                            format=name, truncated_reason=head.get("reason"), view=view)
 
-    def _exchange(self, w: _Worker, request: dict) -> tuple[dict, IO[bytes] | None, int]:
-        """Send the query, spool the chunks of the answer until its last message, all before
-        the deadline (else the worker is killed). Returns (last message, spool or None, size)."""
+    def _exchange(self, w: _Worker, request: dict
+                  ) -> tuple[dict, bytes | None, IO[bytes] | None, int]:
+        """Send the query, take the answer until its last message, all before the deadline
+        (else the worker is killed). Returns (last message, body, spool, size): an answer in
+        one message (under CHUNK_BYTES, the usual case) is its body as bytes, a bigger one is
+        spooled (body None)."""
         timeout = request["timeout"]
         started = time.monotonic()
         deadline = started + timeout
@@ -281,8 +300,9 @@ class QueryPool:
         try:
             while True:
                 remaining = deadline - time.monotonic()
-                ready = remaining > 0 and multiprocessing.connection.wait(
-                    [w.conn, w.process.sentinel], remaining)
+                # A message already there needs no wait() (a selector made per call).
+                ready = remaining > 0 and (w.conn.poll(0) or multiprocessing.connection.wait(
+                    [w.conn, w.process.sentinel], remaining))
                 if not ready:
                     self._discard(w)
                     raise QueryTimeout(timeout, self._retry_after_replacement())
@@ -290,12 +310,12 @@ class QueryPool:
                     head, body = recv(w.conn)
                 except (EOFError, OSError, ValueError):
                     raise self._crashed(w, timeout) from None
-                if head.get("kind") != "chunk":
-                    break
                 size += len(body)
                 if size > most:  # a worker never sends this much: treat it as broken
                     self._discard(w)
                     raise EngineFault("The query worker sent more than the result limit.")
+                if head.get("kind") != "chunk":
+                    break
                 if spool is None:
                     spool = new_spool()
                 spool.write(body)
@@ -303,13 +323,132 @@ class QueryPool:
             if spool is not None:
                 spool.close()
             raise
+        if spool is not None and body:
+            spool.write(body)
+        self._release(w, started)
+        return head, (None if spool is not None else body), spool, size
+
+    async def _aexchange(self, w: _Worker, request: dict, loop
+                         ) -> tuple[dict, bytes | None, IO[bytes] | None, int]:
+        """_exchange on the event loop, without a thread for a small answer (the usual case):
+        it is read from the worker's descriptor as it becomes readable (FrameReader), under the
+        same deadline and bounds. A big answer (its first message a chunk) is spooled by a
+        thread (_rest), and a big query handed to the worker from one (a pipe holds 64 KiB: the
+        write could wait for the worker to read)."""
+        timeout = request["timeout"]
+        started = time.monotonic()
+        deadline = started + timeout
+        w.deadline = deadline
+        payload = encode(request)
+        try:
+            if len(payload) <= INLINE_SEND_BYTES:
+                w.conn.send_bytes(payload)
+            else:
+                await loop.run_in_executor(self._executor, w.conn.send_bytes, payload)
+        except (OSError, ValueError, RuntimeError):  # RuntimeError: the executor is shut down
+            await asyncio.to_thread(self._discard, w)
+            raise _Undelivered() from None
+        spool: IO[bytes] | None = None
+        size = 0
+        most = request.get("max_bytes", self.limits.max_result_bytes) + 8 * MiB
+        fd = w.conn.fileno()
+        os.set_blocking(fd, False)
+        reader = FrameReader(fd, most + CHUNK_BYTES)
+        # Killing and replacing a worker (a process to start), or learning why one died (a
+        # join), happen in a thread: never on the event loop.
+
+        async def discard() -> None:
+            await asyncio.to_thread(self._discard, w)
+
+        async def crashed() -> QueryError:
+            return await asyncio.to_thread(self._crashed, w, timeout)
+
+        open_ = True  # the worker's end is still open
+        try:
+            while True:
+                try:
+                    message = reader.message()
+                except ValueError:
+                    await discard()
+                    raise EngineFault("The query worker sent more than the result limit.") from None
+                if message is None:
+                    if not open_:
+                        raise await crashed()
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or not await _readable(loop, w, remaining):
+                        await discard()
+                        raise QueryTimeout(timeout, self._retry_after_replacement())
+                    open_ = reader.read()
+                    continue
+                try:
+                    head, body = decode(message)
+                except ValueError:
+                    raise await crashed() from None
+                size = len(body)
+                if head.get("kind") == "chunk":  # a big answer: spooled in a thread
+                    spool = new_spool()
+                    spool.write(body)
+                    try:
+                        head, body, size = await loop.run_in_executor(
+                            self._executor, self._rest, w, reader, spool, size, most, deadline,
+                            timeout)
+                    except RuntimeError:  # the executor is shut down: close() came meanwhile
+                        raise EngineUnavailable(SHUT_DOWN) from None
+                break
+        except BaseException:
+            if spool is not None:
+                spool.close()
+            raise
+        finally:
+            if not w.conn.closed:
+                os.set_blocking(fd, True)
+        if spool is not None and body:
+            spool.write(body)
+        self._release(w, started)
+        return head, (None if spool is not None else body), spool, size
+
+    def _rest(self, w: _Worker, reader: FrameReader, spool: IO[bytes], size: int, most: int,
+              deadline: float, timeout: float) -> tuple[dict, bytes, int]:
+        """The rest of a big answer, after its first chunk, spooled in a thread (writing to a
+        spool's file never happens on the event loop). Returns (last message, its body, size)."""
+        open_ = True
+        while True:
+            try:
+                message = reader.message()
+            except ValueError:
+                self._discard(w)
+                raise EngineFault("The query worker sent more than the result limit.") from None
+            if message is None:
+                if not open_:
+                    raise self._crashed(w, timeout)
+                remaining = deadline - time.monotonic()
+                ready = remaining > 0 and multiprocessing.connection.wait(
+                    [w.conn, w.process.sentinel], remaining)
+                if not ready:
+                    self._discard(w)
+                    raise QueryTimeout(timeout, self._retry_after_replacement())
+                open_ = reader.read()
+                continue
+            try:
+                head, body = decode(message)
+            except ValueError:
+                raise self._crashed(w, timeout) from None
+            size += len(body)
+            if size > most:  # a worker never sends this much: treat it as broken
+                self._discard(w)
+                raise EngineFault("The query worker sent more than the result limit.")
+            if head.get("kind") != "chunk":
+                return head, body, size
+            spool.write(body)
+
+    def _release(self, w: _Worker, started: float) -> None:
+        """The worker has answered: idle again, to the next query waiting."""
         with self._cond:
             self._service_seconds += 0.2 * (time.monotonic() - started - self._service_seconds)
             if w.state == "busy":
                 w.state = "idle"
                 self._dispatch()
                 self._cond.notify_all()
-        return head, spool, size
 
     def _crashed(self, w: _Worker, timeout: float) -> QueryError:
         reason = exit_reason(w.process, "during the query")
@@ -530,6 +669,33 @@ class QueryPool:
                     self.replaced += 1
             self._cond.notify_all()
         w.conn.close()
+
+
+async def _readable(loop, w: _Worker, timeout: float) -> bool:
+    """Wait until the worker's connection has something to read or the worker has ended:
+    True, or False when timeout passed first."""
+    fds = (w.conn.fileno(), w.process.sentinel)
+    ready = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(True)
+
+    for fd in fds:
+        loop.add_reader(fd, wake)
+    try:
+        return await asyncio.wait_for(ready, timeout)
+    except TimeoutError:
+        return False
+    finally:
+        for fd in fds:
+            loop.remove_reader(fd)
+
+
+def _drop_answer(task: asyncio.Task) -> None:
+    """The answer of a query whose caller went away: its spool freed, any error ignored."""
+    if not task.cancelled() and task.exception() is None:
+        task.result().close()
 
 
 def _watch(pool_ref, wake_r: int) -> None:

@@ -19,9 +19,10 @@ def new_spool() -> IO[bytes]:
 
 
 class QueryResult:
-    """A query's answer. The body is spooled (SpooledTemporaryFile: SPOOL_MEMORY_BYTES in
-    memory, the rest on disk): read it with chunks() to stream it, or .body to have it all in
-    memory (QueryPool.run does that). close() frees the spool.
+    """A query's answer. The body is bytes (a small answer, as the worker sent it in one
+    message) or spooled (SpooledTemporaryFile: SPOOL_MEMORY_BYTES in memory, the rest on
+    disk): read it with chunks() to stream it, or .body to have it all in memory (QueryPool.run
+    does that). close() frees the spool.
 
     format is the short name of the result format ("json", "ttl"...) or "html", for which
     the body is the worker's excerpt of the result for the page, also as .view."""
@@ -41,6 +42,11 @@ class QueryResult:
         self._body = body
         self._spool = spool
         self.size = len(body) if body is not None else size
+
+    @property
+    def spooled(self) -> bool:
+        """Whether the body waits in a spool (stream it) rather than in memory as bytes."""
+        return self._spool is not None
 
     @property
     def body(self) -> bytes:

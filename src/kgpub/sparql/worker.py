@@ -137,12 +137,12 @@ def _serve(conn, paths: list[str], isolated: bool) -> None:
         out = _Chunks(conn)
         try:
             head = _answer(store, request, out)
-            if head["kind"] == "ok":
-                out.flush()
         except Exception as exc:  # never let one query take the worker down
             head = _refused(EngineFault(f"The query failed: {type(exc).__name__}: {exc}"))
         signal.setitimer(signal.ITIMER_REAL, 0)
-        send(conn, head)
+        # The last message carries the rest of the result (all of a small one: one message
+        # per query); a refused query's partial result is dropped.
+        send(conn, head, out.rest() if head["kind"] == "ok" else b"")
 
 
 def _load(paths: list[str]) -> ox.Store:
@@ -159,7 +159,8 @@ def _load(paths: list[str]) -> ox.Store:
 
 
 class _Chunks:
-    """Where a worker writes a result: sent to the parent in messages of CHUNK_BYTES."""
+    """Where a worker writes a result: sent to the parent in messages of CHUNK_BYTES, the rest
+    with the query's last message."""
 
     def __init__(self, conn):
         self.conn = conn
@@ -183,9 +184,12 @@ class _Chunks:
         self.buf += view
 
     def flush(self) -> None:
-        if self.buf:
-            self._send(self.buf)
-            self.buf = bytearray()
+        pass  # what is left goes with the last message (rest())
+
+    def rest(self) -> bytes:
+        """What has not been sent yet (less than CHUNK_BYTES), for the last message."""
+        rest, self.buf = bytes(self.buf), bytearray()
+        return rest
 
     def _send(self, data) -> None:
         send(self.conn, {"kind": "chunk"}, bytes(data))
