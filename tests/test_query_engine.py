@@ -1050,13 +1050,15 @@ def test_error_kinds_carry_no_protocol_codes():
 
     kinds = [k for k in vars(errors).values()
              if isinstance(k, type) and issubclass(k, errors.QueryError)]
-    assert len(kinds) == 11
+    assert len(kinds) == 13
     for kind in kinds:
         assert not hasattr(kind, "status")
         if kind not in (errors.QueryError, errors.QueryRefused):
             assert any(k in HTTP_STATUS for k in kind.__mro__), kind
     assert http_status(errors.WorkerCrashed("gone")) == 503
     assert http_status(errors.EngineFault("bug")) == 500
+    assert http_status(errors.StoreFailed("down")) == 502
+    assert http_status(errors.StoreTimeout("slow")) == 504
     for name, kind in errors.REFUSALS.items():
         again = errors.refusal(name, "why")
         assert type(again) is kind and again.message == "why"
