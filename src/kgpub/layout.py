@@ -145,7 +145,10 @@ OAI_SETS = f"{META_DIR}/oai-sets.json"
 TOMBSTONES = f"{META_DIR}/tombstones.json"
 BUILD_FACTS = f"{META_DIR}/site.json"
 BUILD_STATE = f"{META_DIR}/build-state.json"  # kgpub.incremental
-META_FILES = (OAI_RECORDS, OAI_SETS, TOMBSTONES, BUILD_FACTS, BUILD_STATE)
+DUMP_MEMBERS = f"{META_DIR}/dump-members.json"  # the dumps' gzip members (kgpub.render.rdf)
+SITE_PIECES = f"{META_DIR}/site-pieces.tsv"  # per-entity facts of the site-wide files
+SEARCH_PENDING = f"{META_DIR}/search-pending.json"  # shards a later generation indexes again
+META_FILES = (OAI_RECORDS, OAI_SETS, TOMBSTONES, BUILD_FACTS, BUILD_STATE, DUMP_MEMBERS)
 OLD_JOURNAL = ".kgpub-journal.json"  # in staging directories of kgpub before generations
 
 # ---- what entities may not be named ---------------------------------------------------------------

@@ -5,8 +5,9 @@ Everything here reads the graph through the recording view (kgpub.index.Index) i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.resources import files
+from pathlib import Path
 
 from ..browse import Browse
 from ..index import Index
@@ -16,7 +17,7 @@ from ..render.feed import atom_feed
 from ..render.html import HtmlRenderer
 from ..render.i18n import check_languages
 from ..render.meta_files import meta_files
-from ..render.rdf import dumps, entity_documents
+from ..render.rdf import dumps, entity_documents, read_dump_cache
 from ..render.robots import robots_txt
 from ..render.sitemaps import sitemaps
 from ..render.void import void_documents
@@ -72,15 +73,23 @@ def navigation_pages(html: list[HtmlRenderer]) -> Iterator[tuple[str, str]]:
             yield r.render_facet(facet)
 
 
-def site_files(index: Index, html: list[HtmlRenderer] | None = None) -> Iterator[tuple[str, bytes]]:
+def site_files(index: Index, html: list[HtmlRenderer] | None = None,
+               previous: Path | None = None,
+               warn: Callable[[str], None] | None = None) -> Iterator[tuple[str, bytes]]:
     """The files that are neither an entity's nor a listing page: navigation pages, dumps,
-    harvesting files, assets."""
+    harvesting files, assets. previous: the last build's site, whose records of the dumps'
+    members (kgpub.render.rdf) let only the changed chunks be compressed again; warn: told
+    when that record is missing or does not match (every chunk is then compressed)."""
     html = html or renderers(index)
+    cache = read_dump_cache(previous) if previous is not None else None
+    if previous is not None and cache is None and warn:
+        warn("the dumps' member record (.kgpub/dump-members.json) is missing or does not "
+             "match the dumps: compressed them whole again")
     nav_paths = []
     for path, page in navigation_pages(html):
         nav_paths.append(path)
         yield path, page.encode("utf-8")
-    yield from dumps(index)
+    yield from dumps(index, cache, warn)
     prefixes = [language_prefix(lang, index.project.languages) for lang in index.project.languages]
     nav_paths += [r.here(listing.page_path(n)) for r in html for listing, n in r.browse.pages()]
     yield from sitemaps(index, [p for p in nav_paths if not p.endswith(NOT_FOUND)], prefixes)

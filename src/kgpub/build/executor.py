@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..index import Index
 from ..render.html import HtmlRenderer
@@ -43,6 +43,7 @@ class Context:
     index: Index
     html: list[HtmlRenderer]
     writer: Writer
+    warnings: list[str] = field(default_factory=list)  # one line each, for the command
 
     def render(self, chunk: list[Work]) -> list[Done]:
         """Render and write units, recording what each read."""

@@ -142,7 +142,8 @@ def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
         state = step.state if step else incremental.new_state(project, prepared.sources,
                                                               prepared.graph, nav)
         clock.lap("plan")
-        staged = transaction.stage(out, published)
+        staged = transaction.stage(out, published, trust=bool(step))
+        skipped = staged.skipped
         clock.lap("new generation")
         context = Context(prepared.index, prepared.html, transaction.Writer(staged.gen))
         if step:
@@ -151,6 +152,10 @@ def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
             done = render.full(context, prepared.works, state, staged.files, workers,
                                progress, clock)
         base = transaction.publish(out, staged, done.written, done.removed, done.files)
+        staged = None  # published: never discarded
+        if done.later is not None:  # the search shards it left pending, published again
+            clock.lap("publish")
+            base = render.search_generation(out, context, state, done.later, clock)
     except OSError as exc:
         if staged is not None:
             generation.discard(staged.gen)
@@ -161,11 +166,12 @@ def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
         raise
     result = BuildResult(out=out, files=done.files, entities=len(prepared.index.entities),
                          report=None, changed=len(done.written), removed=len(done.removed),
-                         rendered=done.rendered, incremental=done.incremental)
-    if staged.skipped:
-        shown = ", ".join(staged.skipped[:3]) + (", ..." if len(staged.skipped) > 3 else "")
+                         rendered=done.rendered, incremental=done.incremental,
+                         warnings=list(done.warnings))
+    if skipped:
+        shown = ", ".join(skipped[:3]) + (", ..." if len(skipped) > 3 else "")
         result.warnings.append(
-            f"skipped {len(staged.skipped)} symbolic link(s) or special file(s) found in the "
+            f"skipped {len(skipped)} symbolic link(s) or special file(s) found in the "
             f"published site ({shown}): a build never follows or copies them")
     try:
         generation.collect(out, keep={base} if base is not None else set())
