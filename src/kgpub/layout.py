@@ -148,7 +148,8 @@ BUILD_STATE = f"{META_DIR}/build-state.json"  # kgpub.incremental
 DUMP_MEMBERS = f"{META_DIR}/dump-members.json"  # the dumps' gzip members (kgpub.render.rdf)
 SITE_PIECES = f"{META_DIR}/site-pieces.tsv"  # per-entity facts of the site-wide files
 SEARCH_PENDING = f"{META_DIR}/search-pending.json"  # shards a later generation indexes again
-META_FILES = (OAI_RECORDS, OAI_SETS, TOMBSTONES, BUILD_FACTS, BUILD_STATE, DUMP_MEMBERS)
+META_FILES = (OAI_RECORDS, OAI_SETS, TOMBSTONES, BUILD_FACTS, BUILD_STATE, DUMP_MEMBERS,
+              SITE_PIECES)
 OLD_JOURNAL = ".kgpub-journal.json"  # in staging directories of kgpub before generations
 
 # ---- what entities may not be named ---------------------------------------------------------------

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ..index import Index
 from ..render.html import HtmlRenderer
+from ..render.pieces import piece
 from ..search import is_searchable
 from .contents import unit_files
 from .transaction import Writer
@@ -51,9 +52,11 @@ class Context:
         for work in chunk:
             with self.index.recording() as read:
                 files = list(unit_files(self.index, self.html, work))
+                # Read inside the unit's recording: a rebuild makes it again with the unit.
+                made = piece(self.index, work.iri) if isinstance(work, EntityWork) else None
             written = self.write(files)
             done.append(Done(work.name, written.paths, written.searchable, sorted(read),
-                             written.changed))
+                             written.changed, made))
         return done
 
     def write(self, files: Iterable[tuple[str, bytes]]) -> Written:

@@ -5,15 +5,15 @@ the state (a generation with it is complete)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import generation, incremental
 from ..layout import BUILD_STATE, SEARCH_DIR, SEARCH_PENDING
+from ..render.pieces import Piece, piece, read_pieces
 from ..search import build_search_index, shard_count, shard_of, shard_of_file
 from . import transaction
-from .contents import site_files
+from .contents import common_files, harvest_files
 from .executor import Context, Progress, render_all
 from .timings import Stopwatch
 from .units import Done, Work
@@ -32,32 +32,61 @@ class Rendered:
     later: LaterSearch | None = None  # search shards for a second generation
 
 
-def site_wide(context: Context, update: bool = False) -> Callable[[], Done]:
-    """The site-wide files, written by every build. None of them is a searchable page (only
-    entities' pages are), which lets an update index search while they are written. update:
-    the generation holds the last build's files, whose records are reused (a full build
-    makes everything anew)."""
-    def write() -> Done:
-        previous = context.writer.root if update else None
-        written = context.write(site_files(context.index, context.html, previous,
-                                           context.warnings.append))
-        return Done(incremental.SITE, written.paths, [], [], written.changed)
-    return write
+class SiteWide:
+    """The site-wide files, written by every build: first those no entity's piece is part of
+    (while the units render: none of them is a searchable page, which lets an update index
+    search meanwhile), then, from every entity's piece, the harvesting files."""
+
+    def __init__(self, context: Context, update: bool = False):
+        """update: the generation holds the last build's files, whose records are reused (a
+        full build makes everything anew)."""
+        self.context = context
+        self.update = update
+        self.nav_paths: list[str] = []
+        self.common: Done | None = None
+
+    def write_common(self) -> Done:
+        c = self.context
+        previous = c.writer.root if self.update else None
+        written = c.write(common_files(c.index, c.html, self.nav_paths, previous,
+                                       c.warnings.append))
+        self.common = Done(incremental.SITE, written.paths, [], [], written.changed)
+        return self.common
+
+    def write_harvest(self, made: dict[str, Piece]) -> Done:
+        """The harvesting files from the pieces of the units rendered (made) and, in an
+        update, those the last build kept for the others. Returns the site-wide files' Done."""
+        c = self.context
+        entities = c.index.entities
+        kept = read_pieces(c.writer.root) if self.update else None
+        if self.update and kept is None:
+            c.warnings.append("the site-wide pieces record (.kgpub/site-pieces.tsv) is missing "
+                              "or unreadable: made every entity's piece again")
+        kept = kept or {}
+        pieces = [made.get(iri) or kept.get(iri) or piece(c.index, iri) for iri in entities]
+        written = c.write(harvest_files(c.index, c.html, self.nav_paths, pieces))
+        common = self.common or Done(incremental.SITE, [], [], [], [])
+        return Done(incremental.SITE, common.files + written.paths, [], [],
+                    common.changed + written.changed)
 
 
 def full(context: Context, works: list[Work], state: incremental.State, previous: set[str],
          workers: int, progress: Progress | None, clock: Stopwatch) -> Rendered:
     """Every unit, into the new generation (which holds the previous site's files)."""
     written: list[str] = []
+    made: dict[str, Piece] = {}
 
     def take(result: Done) -> None:
         state.add(result.name, result.files, result.searchable, result.read)
         written.extend(result.changed)
+        if result.piece is not None:
+            made[result.piece.iri] = result.piece
 
-    site = render_all(context, works, workers, progress, site_wide(context), take)
-    if site is not None:
-        take(site)
+    site = SiteWide(context)
+    render_all(context, works, workers, progress, site.write_common, take)
     clock.lap("render (pages, and the site-wide files meanwhile)")
+    take(site.write_harvest(made))
+    clock.lap("harvesting files")
     gen = context.writer.root
     produced = {p for unit in state.units.values() for p in unit.files}
     # What the previous site had and this one does not make goes first: search then indexes
@@ -105,14 +134,19 @@ def update(context: Context, works: list[Work], step: incremental.Plan, workers:
     wanted = set(step.render)
     todo = [w for w in works if w.name in wanted]
     written: list[str] = []
+    made: dict[str, Piece] = {}
 
     def take(result: Done) -> None:
         state.add(result.name, result.files, result.searchable, result.read)
         written.extend(result.changed)
+        if result.piece is not None:
+            made[result.piece.iri] = result.piece
 
     render_all(context, todo, workers, progress, lambda: None, take)
     clock.lap("render")
-    site = site_wide(context, update=True)()
+    site_wide = SiteWide(context, update=True)
+    site_wide.write_common()
+    site = site_wide.write_harvest(made)
     clock.lap("site-wide files")
     state.add(site.name, site.files, [], site.read)
     written += site.changed
