@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kgpub import generation, incremental
+from kgpub import incremental
 from kgpub.build import build
 from kgpub.build.contents import renderers
 from kgpub.build.units import works
@@ -244,12 +244,7 @@ def test_an_update_killed_before_publishing_leaves_the_old_site(project, publish
     result = rebuild(project, published)
     assert result.changed > 0
     assert os.readlink(published) != served
-    # What is left: the published generation and the one its journal applies to (the
-    # generation before it: a rebuild publishes the edit, then the search index again).
-    now = Path(os.readlink(published)).name
-    journal = generation.read_changes(gens / now)
-    assert journal is not None
     assert not [g for g in gens.iterdir() if g.name.isdigit()
-                and g.name not in (now, str(journal[0]))]
+                and g.name not in (Path(os.readlink(published)).name, Path(served).name)]
     assert any(b"Interrupted: " in data for data in tree_bytes(published).values())
     same_as_full_build(project, published, tmp_path)

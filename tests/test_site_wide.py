@@ -1,7 +1,8 @@
 """The site-wide files a rebuild updates in place instead of making them whole: the dumps as
-gzip files of one member per chunk of the graph (kgpub.render.rdf), and search shards indexed
-for a second generation once the edit is published (kgpub.build.render). Whatever the way,
-the site is a full build's, byte for byte."""
+gzip files of one member per chunk of the graph (kgpub.render.rdf), the harvesting files from
+each entity's piece (kgpub.render.pieces), and search shards indexed for a second generation
+once the edit is published (kgpub.build.render). Whatever the way, the site is a full
+build's, byte for byte."""
 
 from __future__ import annotations
 
@@ -114,11 +115,15 @@ def test_an_edit_compresses_its_chunk_again_and_copies_the_others(project, publi
     same_as_full_build(project, published, tmp_path)
 
 
-@pytest.mark.parametrize("damage", ["record", "member"])
-def test_a_damaged_record_or_dump_is_compressed_whole_with_one_warning(
+@pytest.mark.parametrize("damage", ["record", "member", "pieces"])
+def test_a_damaged_record_or_dump_is_made_again_with_one_warning(
         project, published, tmp_path, damage):
+    """A record kept between builds that is damaged (as after a disk fault) costs a rebuild
+    the work it saves, with one warning line; the site is still a full build's."""
     if damage == "record":
         damage_in_place(published / layout.DUMP_MEMBERS, b"{not json")
+    elif damage == "pieces":
+        damage_in_place(published / layout.SITE_PIECES, b"kgpub site pieces 1\nonly\tthis\n")
     else:  # a member's compressed bytes damaged (the record still adds up)
         dump = published / layout.dump_path(NTRIPLES)
         data = bytearray(dump.read_bytes())
@@ -127,7 +132,8 @@ def test_a_damaged_record_or_dump_is_compressed_whole_with_one_warning(
     retitle(project, f"Damaged {damage}:")
     result = build(load_project(project), published)
     assert result.incremental
-    assert len(result.warnings) == 1 and "dump" in result.warnings[0]
+    assert len(result.warnings) == 1
+    assert ("pieces" if damage == "pieces" else "dump") in result.warnings[0]
     same_as_full_build(project, published, tmp_path)
 
 
@@ -141,13 +147,46 @@ def test_search_is_indexed_after_the_edit_is_published(project, published, tmp_p
     monkeypatch.setattr(render_stage, "build_search_index", broken)
     title = retitle(project, "Pending:")
     with pytest.raises(KgpubError, match="for the test"):
-        build(load_project(project), published)
+        build(load_project(project), published, search_later=True)
     pages = [p for p in published.rglob("*.html") if title.encode() in p.read_bytes()]
     assert pages, "the edit is published before search is indexed"
     pending = json.loads((published / layout.SEARCH_PENDING).read_bytes())["shards"]
     assert pending and pending != "all"
     monkeypatch.undo()
-    result = build(load_project(project), published)  # nothing edited since
+    result = build(load_project(project), published)  # nothing edited since: now in one
+    # generation, the pending shards with it
     assert result.incremental
     assert not (published / layout.SEARCH_PENDING).exists()
     same_as_full_build(project, published, tmp_path)
+
+
+def test_the_harvesting_files_from_pieces_are_those_made_from_the_graph(project):
+    """The sitemaps, the feed, VoID and the meta files made from the entities' pieces (kept
+    between builds) are byte for byte those their functions make from the graph alone."""
+    from kgpub.build.contents import harvest_files, renderers
+    from kgpub.index import Index
+    from kgpub.load import load_sources
+    from kgpub.render.feed import atom_feed
+    from kgpub.render.meta_files import meta_files
+    from kgpub.render.pieces import piece, read_pieces, write_pieces
+    from kgpub.render.sitemaps import sitemaps
+    from kgpub.render.void import void_documents
+
+    proj = load_project(project)
+    index = Index(proj, load_sources(proj))
+    html = renderers(index)
+    pieces = [piece(index, iri) for iri in index.entities]
+    made = dict(harvest_files(index, html, ["index.html"], pieces))
+    prefixes = ["" if lang == proj.languages[0] else f"{lang}/" for lang in proj.languages]
+    pages = ["index.html"] + [r.here(listing.page_path(n)) for r in html
+                              for listing, n in r.browse.pages()]
+    direct = dict(sitemaps(index, pages, prefixes))
+    direct.update(void_documents(index))
+    direct[layout.FEED] = atom_feed(index)
+    direct.update(meta_files(index))
+    assert {p: made[p] for p in direct} == direct
+    # the record read back gives the same pieces
+    tmp = project.parent / "pieces-site"
+    (tmp / layout.META_DIR).mkdir(parents=True, exist_ok=True)
+    (tmp / layout.SITE_PIECES).write_bytes(write_pieces(pieces))
+    assert read_pieces(tmp) == {p.iri: p for p in pieces}

@@ -64,11 +64,14 @@ def build(
     workers: int | None = None,
     engine: str = "auto",
     full: bool = False,
+    search_later: bool = False,
 ) -> BuildResult:
     """Validate and write the site as a new generation, then publish it. When the last build's
     state is there and only data files changed, only the units that read something that
     changed are rendered again (kgpub.incremental); otherwise all are (full=True forces it).
-    Either way only files whose bytes change are written (unchanged files keep their inode
+    search_later: an update publishes the edit first and the search shards it changed in a
+    second generation (kgpub.build.render.search_generation). Either way only files whose
+    bytes change are written (unchanged files keep their inode
     and mtime, so HTTP validators stay valid), what is no longer produced is deleted, and the
     site is the same as a full build's. Raises OutputError when the output cannot be written
     (the published site is then unchanged) and BuildBusy when another build is writing it."""
@@ -91,7 +94,7 @@ def build(
             _output_step(lambda: out.parent.mkdir(parents=True, exist_ok=True), out)
             _output_step(lock.acquire, out)
         result = _write(project, prepared, out, clock, progress,
-                        workers or os.cpu_count() or 1, full)
+                        workers or os.cpu_count() or 1, full, search_later)
     finally:
         lock.release()
     result.report = report
@@ -121,7 +124,8 @@ def _output_step(step: Callable[[], object], out: Path) -> object:
 
 
 def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
-           progress: Progress | None, workers: int, full: bool) -> BuildResult:
+           progress: Progress | None, workers: int, full: bool,
+           search_later: bool = False) -> BuildResult:
     """The build's writing half, holding the build lock: plan, stage the new generation,
     render into it, publish it, delete old generations."""
     staged: transaction.Staging | None = None
@@ -142,12 +146,13 @@ def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
         state = step.state if step else incremental.new_state(project, prepared.sources,
                                                               prepared.graph, nav)
         clock.lap("plan")
-        staged = transaction.stage(out, published, trust=bool(step))
+        staged = transaction.stage(out, published)
         skipped = staged.skipped
         clock.lap("new generation")
         context = Context(prepared.index, prepared.html, transaction.Writer(staged.gen))
         if step:
-            done = render.update(context, prepared.works, step, workers, progress, clock)
+            done = render.update(context, prepared.works, step, workers, progress, clock,
+                                 search_later)
         else:
             done = render.full(context, prepared.works, state, staged.files, workers,
                                progress, clock)

@@ -124,12 +124,13 @@ class LaterSearch:
 
 
 def update(context: Context, works: list[Work], step: incremental.Plan, workers: int,
-           progress: Progress | None, clock: Stopwatch) -> Rendered:
+           progress: Progress | None, clock: Stopwatch, defer: bool = False) -> Rendered:
     """Render the units the plan names and the site-wide files into the new generation (which
     holds the published site's files), replacing the files whose bytes differ; delete the
-    files no longer produced. The search shards whose pages changed are left as they were,
-    named in SEARCH_PENDING: Rendered.later indexes them for a second generation (see
-    search_generation), so an edit is published without waiting for Pagefind."""
+    files no longer produced. The search shards whose pages changed are indexed again; with
+    defer, they are left as they were, named in SEARCH_PENDING, and Rendered.later indexes
+    them for a second generation (see search_generation), so an edit is published without
+    waiting for Pagefind."""
     state, had = step.state, step.had
     wanted = set(step.render)
     todo = [w for w in works if w.name in wanted]
@@ -153,8 +154,14 @@ def update(context: Context, works: list[Work], step: incremental.Plan, workers:
     searchable = sorted(p for name, unit in state.units.items() if name != incremental.SEARCH
                         for p in unit.searchable)
     later = _later_search(context, searchable, step, written)
+    if later is not None and not defer:
+        written += _index(context.writer, context.index.project.shard_pages, state, later)
+        clock.lap("search")
+        later = None
     produced = {p for unit in state.units.values() for p in unit.files} | {BUILD_STATE}
     removed = sorted(had - produced - {SEARCH_PENDING})
+    if later is None and (context.writer.root / SEARCH_PENDING).is_file():
+        removed.append(SEARCH_PENDING)  # left by a build whose second generation never came
     context.writer.remove(removed)
     if later is not None:
         pending = _pending(later.only)
@@ -190,20 +197,14 @@ def search_generation(out: Path, context: Context, state: incremental.State,
                       later: LaterSearch, clock: Stopwatch) -> int | None:
     """Index the shards an update left pending into a new generation of `out` (the published
     one brought up to date) and publish it. Returns the generation its journal applies to."""
-    staged = transaction.stage(out, generation.current(out), trust=True)
+    staged = transaction.stage(out, generation.current(out))
     try:
         writer = transaction.Writer(staged.gen)
-        shard_pages = context.index.project.shard_pages
-        found = build_search_index(staged.gen, later.pages, only=later.only,
-                                   shard_pages=shard_pages)
+        written = _index(writer, context.index.project.shard_pages, state, later)
         clock.lap("search (then published again)")
-        written = [p for p, data in found.files if writer.write(p, data)]
-        paths = [p for p, _ in found.files]
-        if later.only is not None:  # the other shards' files stay as they are
-            paths += [p for p in later.kept if shard_of_file(p) not in later.only | {None}]
+        paths = state.units[incremental.SEARCH].files
         removed = sorted((set(later.kept) - set(paths)) | {SEARCH_PENDING})
         writer.remove(removed)
-        state.add(incremental.SEARCH, sorted(paths), [], [])
         if writer.write(BUILD_STATE, incremental.dump(state)):
             written.append(BUILD_STATE)
         files = len({p for unit in state.units.values() for p in unit.files} | {BUILD_STATE})
@@ -211,6 +212,21 @@ def search_generation(out: Path, context: Context, state: incremental.State,
     except BaseException:
         generation.discard(staged.gen)
         raise
+
+
+def _index(writer: transaction.Writer, shard_pages: int, state: incremental.State,
+           later: LaterSearch) -> list[str]:
+    """Index the shards `later` names into the generation `writer` writes (the other shards'
+    files stay as they are) and record the search files in the state. Returns the files
+    written because their bytes changed."""
+    found = build_search_index(writer.root, later.pages, only=later.only,
+                               shard_pages=shard_pages)
+    written = [p for p, data in found.files if writer.write(p, data)]
+    paths = [p for p, _ in found.files]
+    if later.only is not None:
+        paths += [p for p in later.kept if shard_of_file(p) not in later.only | {None}]
+    state.add(incremental.SEARCH, sorted(paths), [], [])
+    return written
 
 
 def _pending(only: set[int] | None) -> bytes:

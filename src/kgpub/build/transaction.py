@@ -32,15 +32,13 @@ class Staging:
     skipped: list[str]  # published paths that are neither files nor directories (never copied)
 
 
-def stage(out: Path, published: Path | None, trust: bool = False) -> Staging:
+def stage(out: Path, published: Path | None) -> Staging:
     """The next generation of `out`: the generation the published one was made from, brought
     up to date with the differences its build recorded, when no server holds it any more;
-    else hard links to every file of the published site. trust: an update, which knows the
-    site's files from the last build's state, so the generation it reuses is not walked
-    (Staging.files is then empty): a rebuild costs what it changes, not what the site has."""
+    else hard links to every file of the published site."""
     number = generation.current_number(out)
     if published is not None and number is not None:
-        reused = _reuse(out, published, number, trust)
+        reused = _reuse(out, published, number)
         if reused:
             return reused
     gen = generation.new_generation(out)
@@ -145,10 +143,9 @@ def remove_files(root: Path, paths: Iterable[str]) -> None:
 # ---- staging ----------------------------------------------------------------------------------
 
 
-def _reuse(out: Path, published: Path, number: int, trust: bool) -> Staging | None:
+def _reuse(out: Path, published: Path, number: int) -> Staging | None:
     """Take the generation the published one was made from (unless a server holds it, or it
-    holds anything but files and directories: not looked for when trusted) and apply the
-    published build's changes."""
+    holds anything but files and directories) and apply the published build's changes."""
     recorded = generation.read_changes(published)
     if recorded is None:
         return None
@@ -160,7 +157,7 @@ def _reuse(out: Path, published: Path, number: int, trust: bool) -> Staging | No
     if fd is None:
         return None
     try:
-        files, odd = (set(), []) if trust else _walk(old)
+        files, odd = _walk(old)
         if odd:
             return None  # collected later, like any old generation
         gen = generation.next_generation(out)

@@ -10,6 +10,7 @@ takes those of the entities it did not render again, instead of computing every 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,27 +57,12 @@ def oai_records_file(pieces: list[Piece]) -> bytes:
 
 # ---- the record between builds ------------------------------------------------------------------
 
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
-
-
-def _escape(text: str) -> str:
-    return text.translate(_ESCAPES)
-
-
-def _unescape(text: str) -> str:
-    if "\\" not in text:
-        return text
-    out, chars = [], iter(text)
-    for c in chars:
-        out.append(_UNESCAPES[next(chars)] if c == "\\" else c)
-    return "".join(out)
-
-
 def write_pieces(pieces: list[Piece]) -> bytes:
-    rows = [FORMAT] + ["\t".join(_escape(f) for f in (p.iri, p.lastmod, p.datestamp,
-                                                       p.local_id, p.date, p.record))
-                       for p in pieces]
+    """One line per piece, tab-separated. IRIs, datestamps and paths hold no white space and a
+    record is one JSON line (control characters escaped); a date is any literal's text, hence
+    JSON-quoted."""
+    rows = [FORMAT] + [f"{p.iri}\t{p.lastmod}\t{p.datestamp}\t{p.local_id}\t"
+                       f"{json.dumps(p.date, ensure_ascii=False)}\t{p.record}" for p in pieces]
     return ("\n".join(rows) + "\n").encode("utf-8")
 
 
@@ -88,10 +74,8 @@ def read_pieces(site: Path) -> dict[str, Piece] | None:
             return None
         found = {}
         for row in rows[1:-1]:
-            fields = [_unescape(f) for f in row.split("\t")]
-            if len(fields) != 6:
-                return None
-            found[fields[0]] = Piece(*fields)
+            iri, lastmod, stamp, local_id, date, record = row.split("\t")
+            found[iri] = Piece(iri, lastmod, stamp, local_id, json.loads(date), record)
         return found
-    except (OSError, UnicodeDecodeError, KeyError, StopIteration):
+    except (OSError, ValueError):
         return None
