@@ -146,7 +146,11 @@ TOMBSTONES = f"{META_DIR}/tombstones.json"
 BUILD_FACTS = f"{META_DIR}/site.json"
 BUILD_STATE = f"{META_DIR}/build-state.json"  # kgpub.incremental
 VALIDATION = f"{META_DIR}/validation.json"  # kgpub.validate.cache
-META_FILES = (OAI_RECORDS, OAI_SETS, TOMBSTONES, BUILD_FACTS, BUILD_STATE, VALIDATION)
+DUMP_MEMBERS = f"{META_DIR}/dump-members.json"  # the dumps' gzip members (kgpub.render.rdf)
+SITE_PIECES = f"{META_DIR}/site-pieces.tsv"  # per-entity facts of the site-wide files
+SEARCH_PENDING = f"{META_DIR}/search-pending.json"  # shards a later generation indexes again
+META_FILES = (OAI_RECORDS, OAI_SETS, TOMBSTONES, BUILD_FACTS, BUILD_STATE, VALIDATION,
+              DUMP_MEMBERS, SITE_PIECES)
 OLD_JOURNAL = ".kgpub-journal.json"  # in staging directories of kgpub before generations
 # Served only by `kgpub serve --watch` (kgpub.server.preview), never written into a site: under
 # the meta folder, which no entity can take and the static files never answer for.

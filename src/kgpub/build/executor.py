@@ -12,10 +12,11 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..index import Index
 from ..render.html import HtmlRenderer
+from ..render.pieces import piece
 from ..search import is_searchable
 from .contents import unit_files
 from .transaction import Writer
@@ -43,6 +44,7 @@ class Context:
     index: Index
     html: list[HtmlRenderer]
     writer: Writer
+    warnings: list[str] = field(default_factory=list)  # one line each, for the command
 
     def render(self, chunk: list[Work]) -> list[Done]:
         """Render and write units, recording what each read."""
@@ -50,9 +52,11 @@ class Context:
         for work in chunk:
             with self.index.recording() as read:
                 files = list(unit_files(self.index, self.html, work))
+                # Read inside the unit's recording: a rebuild makes it again with the unit.
+                made = piece(self.index, work.iri) if isinstance(work, EntityWork) else None
             written = self.write(files)
             done.append(Done(work.name, written.paths, written.searchable, sorted(read),
-                             written.changed))
+                             written.changed, made))
         return done
 
     def write(self, files: Iterable[tuple[str, bytes]]) -> Written:

@@ -68,11 +68,14 @@ def build(
     workers: int | None = None,
     engine: str = "auto",
     full: bool = False,
+    search_later: bool = False,
 ) -> BuildResult:
     """Validate and write the site as a new generation, then publish it. When the last build's
     state is there and only data files changed, only the units that read something that
     changed are rendered again (kgpub.incremental); otherwise all are (full=True forces it).
-    Either way only files whose bytes change are written (unchanged files keep their inode
+    search_later: an update publishes the edit first and the search shards it changed in a
+    second generation (kgpub.build.render.search_generation). Either way only files whose
+    bytes change are written (unchanged files keep their inode
     and mtime, so HTTP validators stay valid), what is no longer produced is deleted, and the
     site is the same as a full build's. Raises OutputError when the output cannot be written
     (the published site is then unchanged) and BuildBusy when another build is writing it."""
@@ -98,7 +101,8 @@ def build(
             _output_step(lock.acquire, out)
         result = _write(project, prepared, out, clock, progress,
                         workers or os.cpu_count() or 1, full,
-                        earlier.state if earlier else None, checked.kept)
+                        earlier.state if earlier else None, checked.kept,
+                        search_later)
     finally:
         lock.release()
     result.report = report
@@ -144,7 +148,7 @@ def _output_step(step: Callable[[], object], out: Path) -> object:
 
 def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
            progress: Progress | None, workers: int, full: bool,
-           known: incremental.State | None, kept: bytes) -> BuildResult:
+           known: incremental.State | None, kept: bytes, search_later: bool = False) -> BuildResult:
     """The build's writing half, holding the build lock: plan, stage the new generation,
     render into it, publish it, delete old generations."""
     staged: transaction.Staging | None = None
@@ -166,19 +170,25 @@ def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
                                                               prepared.graph, nav)
         clock.lap("plan")
         staged = transaction.stage(out, published)
+        skipped = staged.skipped
         clock.lap("new generation")
         context = Context(prepared.index, prepared.html, transaction.Writer(staged.gen))
         # The caches are written first and named in the state like a unit's files.
         cached = context.writer.write(VALIDATION, kept)
         state.add(incremental.CACHES, [VALIDATION], [], [])
         if step:
-            done = render.update(context, prepared.works, step, workers, progress, clock)
+            done = render.update(context, prepared.works, step, workers, progress, clock,
+                                 search_later)
         else:
             done = render.full(context, prepared.works, state, staged.files, workers,
                                progress, clock)
         if cached:
             done.written.append(VALIDATION)
         base = transaction.publish(out, staged, done.written, done.removed, done.files)
+        staged = None  # published: never discarded
+        if done.later is not None:  # the search shards it left pending, published again
+            clock.lap("publish")
+            base = render.search_generation(out, context, state, done.later, clock)
     except OSError as exc:
         if staged is not None:
             generation.discard(staged.gen)
@@ -189,11 +199,12 @@ def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
         raise
     result = BuildResult(out=out, files=done.files, entities=len(prepared.index.entities),
                          report=None, changed=len(done.written), removed=len(done.removed),
-                         rendered=done.rendered, incremental=done.incremental)
-    if staged.skipped:
-        shown = ", ".join(staged.skipped[:3]) + (", ..." if len(staged.skipped) > 3 else "")
+                         rendered=done.rendered, incremental=done.incremental,
+                         warnings=list(done.warnings))
+    if skipped:
+        shown = ", ".join(skipped[:3]) + (", ..." if len(skipped) > 3 else "")
         result.warnings.append(
-            f"skipped {len(staged.skipped)} symbolic link(s) or special file(s) found in the "
+            f"skipped {len(skipped)} symbolic link(s) or special file(s) found in the "
             f"published site ({shown}): a build never follows or copies them")
     try:
         generation.collect(out, keep={base} if base is not None else set())

@@ -4,16 +4,16 @@ the state (a generation with it is complete)."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from .. import incremental
-from ..layout import BUILD_STATE, SEARCH_DIR
+from .. import generation, incremental
+from ..layout import BUILD_STATE, SEARCH_DIR, SEARCH_PENDING
+from ..render.pieces import Piece, piece, read_pieces
 from ..search import build_search_index, shard_count, shard_of, shard_of_file
-from .contents import site_files
+from . import transaction
+from .contents import common_files, harvest_files
 from .executor import Context, Progress, render_all
 from .timings import Stopwatch
 from .units import Done, Work
@@ -28,30 +28,65 @@ class Rendered:
     removed: list[str]  # the files of the previous site no longer produced
     rendered: int  # units rendered
     incremental: bool = False
+    warnings: list[str] = field(default_factory=list)  # one line each, for the command
+    later: LaterSearch | None = None  # search shards for a second generation
 
 
-def site_wide(context: Context) -> Callable[[], Done]:
-    """The site-wide files, written by every build. None of them is a searchable page (only
-    entities' pages are), which lets an update index search while they are written."""
-    def write() -> Done:
-        written = context.write(site_files(context.index, context.html))
-        return Done(incremental.SITE, written.paths, [], [], written.changed)
-    return write
+class SiteWide:
+    """The site-wide files, written by every build: first those no entity's piece is part of
+    (while the units render: none of them is a searchable page, which lets an update index
+    search meanwhile), then, from every entity's piece, the harvesting files."""
+
+    def __init__(self, context: Context, update: bool = False):
+        """update: the generation holds the last build's files, whose records are reused (a
+        full build makes everything anew)."""
+        self.context = context
+        self.update = update
+        self.nav_paths: list[str] = []
+        self.common: Done | None = None
+
+    def write_common(self) -> Done:
+        c = self.context
+        previous = c.writer.root if self.update else None
+        written = c.write(common_files(c.index, c.html, self.nav_paths, previous,
+                                       c.warnings.append))
+        self.common = Done(incremental.SITE, written.paths, [], [], written.changed)
+        return self.common
+
+    def write_harvest(self, made: dict[str, Piece]) -> Done:
+        """The harvesting files from the pieces of the units rendered (made) and, in an
+        update, those the last build kept for the others. Returns the site-wide files' Done."""
+        c = self.context
+        entities = c.index.entities
+        kept = read_pieces(c.writer.root) if self.update else None
+        if self.update and kept is None:
+            c.warnings.append("the site-wide pieces record (.kgpub/site-pieces.tsv) is missing "
+                              "or unreadable: made every entity's piece again")
+        kept = kept or {}
+        pieces = [made.get(iri) or kept.get(iri) or piece(c.index, iri) for iri in entities]
+        written = c.write(harvest_files(c.index, c.html, self.nav_paths, pieces))
+        common = self.common or Done(incremental.SITE, [], [], [], [])
+        return Done(incremental.SITE, common.files + written.paths, [], [],
+                    common.changed + written.changed)
 
 
 def full(context: Context, works: list[Work], state: incremental.State, previous: set[str],
          workers: int, progress: Progress | None, clock: Stopwatch) -> Rendered:
     """Every unit, into the new generation (which holds the previous site's files)."""
     written: list[str] = []
+    made: dict[str, Piece] = {}
 
     def take(result: Done) -> None:
         state.add(result.name, result.files, result.searchable, result.read)
         written.extend(result.changed)
+        if result.piece is not None:
+            made[result.piece.iri] = result.piece
 
-    site = render_all(context, works, workers, progress, site_wide(context), take)
-    if site is not None:
-        take(site)
+    site = SiteWide(context)
+    render_all(context, works, workers, progress, site.write_common, take)
     clock.lap("render (pages, and the site-wide files meanwhile)")
+    take(site.write_harvest(made))
+    clock.lap("harvesting files")
     gen = context.writer.root
     produced = {p for unit in state.units.values() for p in unit.files}
     # What the previous site had and this one does not make goes first: search then indexes
@@ -75,74 +110,143 @@ def full(context: Context, works: list[Work], state: incremental.State, previous
             (gen / path).unlink()
     context.writer.prune()
     clock.lap("write state")
-    return Rendered(len(produced), written, removed, len(works))
+    return Rendered(len(produced), written, removed, len(works), warnings=context.warnings)
+
+
+@dataclass
+class LaterSearch:
+    """Search shards an update leaves to a second generation: the first one is published with
+    the last build's index of them (and SEARCH_PENDING naming them)."""
+
+    pages: list[str]  # every searchable page of the site, sorted
+    only: set[int] | None  # the shards to index again (None: all, their number changed)
+    kept: list[str]  # the search files of the published generation
 
 
 def update(context: Context, works: list[Work], step: incremental.Plan, workers: int,
-           progress: Progress | None, clock: Stopwatch) -> Rendered:
+           progress: Progress | None, clock: Stopwatch, defer: bool = False) -> Rendered:
     """Render the units the plan names and the site-wide files into the new generation (which
     holds the published site's files), replacing the files whose bytes differ; delete the
-    files no longer produced."""
+    files no longer produced. The search shards whose pages changed are indexed again; with
+    defer, they are left as they were, named in SEARCH_PENDING, and Rendered.later indexes
+    them for a second generation (see search_generation), so an edit is published without
+    waiting for Pagefind."""
     state, had = step.state, step.had
     wanted = set(step.render)
     todo = [w for w in works if w.name in wanted]
     written: list[str] = []
+    made: dict[str, Piece] = {}
 
     def take(result: Done) -> None:
         state.add(result.name, result.files, result.searchable, result.read)
         written.extend(result.changed)
+        if result.piece is not None:
+            made[result.piece.iri] = result.piece
 
     render_all(context, todo, workers, progress, lambda: None, take)
     clock.lap("render")
-    searchable = sorted(p for name, unit in state.units.items() if name != incremental.SEARCH
-                        for p in unit.searchable)
-    # Pagefind (its own process) indexes the shards whose pages changed while this one
-    # writes the site-wide files (none of which is a searchable page).
-    shard_pages = context.index.project.shard_pages
-    only = _dirty_shards(searchable, step.searchable, written, shard_pages)
-    kept = state.units.get(incremental.SEARCH)
-    if kept is None:
-        only = None
-    search: list[Any] = []
-    indexer = None
-    if only is None or only:
-        def index_search() -> None:
-            start = time.perf_counter()
-            search.append(_catch(build_search_index, context.writer.root, searchable,
-                                 only=only, shard_pages=shard_pages))
-            clock.times["(search, meanwhile)"] = time.perf_counter() - start
-
-        indexer = threading.Thread(target=index_search)
-        indexer.start()
-    try:
-        site = site_wide(context)()
-        clock.lap("site-wide files")
-    finally:
-        if indexer:
-            indexer.join()
+    site_wide = SiteWide(context, update=True)
+    site_wide.write_common()
+    site = site_wide.write_harvest(made)
+    clock.lap("site-wide files")
     state.add(site.name, site.files, [], site.read)
     written += site.changed
-    if indexer:
-        found = search[0]
-        if isinstance(found, BaseException):
-            raise found
-        index_written = context.write(found.files)
-        paths = index_written.paths
-        if only is not None:  # the other shards' files stay as they are
-            assert kept is not None
-            paths = sorted(paths + [p for p in kept.files
-                                    if shard_of_file(p) not in only | {None}])
-        state.add(incremental.SEARCH, paths, [], [])
-        written += index_written.changed
-    clock.lap("search (waited for)")
+    searchable = sorted(p for name, unit in state.units.items() if name != incremental.SEARCH
+                        for p in unit.searchable)
+    later = _later_search(context, searchable, step, written)
+    if later is not None and not defer:
+        written += _index(context.writer, context.index.project.shard_pages, state, later)
+        clock.lap("search")
+        later = None
     produced = {p for unit in state.units.values() for p in unit.files} | {BUILD_STATE}
-    removed = sorted(had - produced)
+    removed = sorted(had - produced - {SEARCH_PENDING})
+    if later is None and (context.writer.root / SEARCH_PENDING).is_file():
+        removed.append(SEARCH_PENDING)  # left by a build whose second generation never came
     context.writer.remove(removed)
+    if later is not None:
+        pending = _pending(later.only)
+        if context.writer.write(SEARCH_PENDING, pending):
+            written.append(SEARCH_PENDING)
+        produced.add(SEARCH_PENDING)
     # The state goes last: a generation with it is complete.
     if context.writer.write(BUILD_STATE, incremental.dump(state)):
         written.append(BUILD_STATE)
     clock.lap("write state")
-    return Rendered(len(produced), written, removed, len(todo), incremental=True)
+    return Rendered(len(produced), written, removed, len(todo), incremental=True,
+                    warnings=context.warnings, later=later)
+
+
+def _later_search(context: Context, searchable: list[str], step: incremental.Plan,
+                  written: list[str]) -> LaterSearch | None:
+    """The shards to index again (those with a page added, removed or changed, and those the
+    published generation left pending), or None when the index is up to date."""
+    kept = step.state.units.get(incremental.SEARCH)
+    only = _dirty_shards(searchable, step.searchable, written,
+                         context.index.project.shard_pages)
+    pending = read_pending(context.writer.root)
+    if kept is None or only is None or not isinstance(pending, set):
+        only = None
+    else:
+        only |= pending
+    if only is not None and not only:
+        return None
+    return LaterSearch(searchable, only, list(kept.files) if kept else [])
+
+
+def search_generation(out: Path, context: Context, state: incremental.State,
+                      later: LaterSearch, clock: Stopwatch) -> int | None:
+    """Index the shards an update left pending into a new generation of `out` (the published
+    one brought up to date) and publish it. Returns the generation its journal applies to."""
+    staged = transaction.stage(out, generation.current(out))
+    try:
+        writer = transaction.Writer(staged.gen)
+        written = _index(writer, context.index.project.shard_pages, state, later)
+        clock.lap("search (then published again)")
+        paths = state.units[incremental.SEARCH].files
+        removed = sorted((set(later.kept) - set(paths)) | {SEARCH_PENDING})
+        writer.remove(removed)
+        if writer.write(BUILD_STATE, incremental.dump(state)):
+            written.append(BUILD_STATE)
+        files = len({p for unit in state.units.values() for p in unit.files} | {BUILD_STATE})
+        return transaction.publish(out, staged, written, removed, files)
+    except BaseException:
+        generation.discard(staged.gen)
+        raise
+
+
+def _index(writer: transaction.Writer, shard_pages: int, state: incremental.State,
+           later: LaterSearch) -> list[str]:
+    """Index the shards `later` names into the generation `writer` writes (the other shards'
+    files stay as they are) and record the search files in the state. Returns the files
+    written because their bytes changed."""
+    found = build_search_index(writer.root, later.pages, only=later.only,
+                               shard_pages=shard_pages)
+    written = [p for p, data in found.files if writer.write(p, data)]
+    paths = [p for p, _ in found.files]
+    if later.only is not None:
+        paths += [p for p in later.kept if shard_of_file(p) not in later.only | {None}]
+    state.add(incremental.SEARCH, sorted(paths), [], [])
+    return written
+
+
+def _pending(only: set[int] | None) -> bytes:
+    return json.dumps({"shards": "all" if only is None else sorted(only)}).encode() + b"\n"
+
+
+def read_pending(site: Path) -> set[int] | str | None:
+    """The shards the published generation left pending: a set (empty when none), "all", or
+    None when the record is unreadable (all are indexed again)."""
+    try:
+        shards = json.loads((site / SEARCH_PENDING).read_bytes())["shards"]
+    except FileNotFoundError:
+        return set()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if shards == "all":
+        return "all"
+    if isinstance(shards, list) and all(isinstance(n, int) for n in shards):
+        return set(shards)
+    return None
 
 
 def _dirty_shards(
@@ -156,11 +260,3 @@ def _dirty_shards(
     now = set(pages)
     touched = (now ^ set(before)) | (now & set(written))
     return {shard_of(p, count) for p in touched}
-
-
-def _catch(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """fn's result, or the exception it raised (to be raised again by another thread)."""
-    try:
-        return fn(*args, **kwargs)
-    except BaseException as exc:  # noqa: BLE001 - handed back to the caller
-        return exc

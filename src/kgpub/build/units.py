@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from .. import incremental
 from ..browse import Browse, Listing
 from ..index import Index
+from ..render.pieces import Piece
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Done:
     searchable: list[str]  # those of them the search index holds
     read: list[str]  # the keys of what it read, sorted
     changed: list[str]  # the files written because their bytes are new
+    piece: Piece | None = None  # an entity's part of the site-wide files (kgpub.render.pieces)
 
 
 def works(index: Index, nav: Browse) -> list[Work]:

@@ -17,10 +17,13 @@ FEED_SIZE = 50
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"  # RFC 6721
 
 
-def atom_feed(index: Index) -> bytes:
-    """RFC 4287 feed of the newest and latest changed entries (withdrawals included)."""
-    entries = [e for e in index.entities if index.kind(e) == "entry"]
-    dated = sorted(entries, key=lambda e: (datestamp(index, e), _date(index, e), e), reverse=True)
+def atom_feed(index: Index, keys: dict[str, tuple[str, str]] | None = None) -> bytes:
+    """RFC 4287 feed of the newest and latest changed entries (withdrawals included). keys:
+    every entry's (datestamp, dcterms:date) when known (kgpub.render.pieces)."""
+    if keys is None:
+        keys = {e: (datestamp(index, e), _date(index, e))
+                for e in index.entities if index.kind(e) == "entry"}
+    dated = sorted(keys, key=lambda e: (*keys[e], e), reverse=True)
     newest = dated[:FEED_SIZE]
     project = index.project
     lang = project.default_language

@@ -31,15 +31,18 @@ def page_lastmod(index: Index, iri: str, known: dict[str, str] | None = None) ->
 
 
 def sitemaps(
-    index: Index, extra_pages: list[str], prefixes: Sequence[str] = ("",)
+    index: Index, extra_pages: list[str], prefixes: Sequence[str] = ("",),
+    pages_lastmod: dict[str, str] | None = None,
 ) -> list[tuple[str, bytes]]:
     """sitemap.xml for every HTML page (each language's: prefixes '', 'fr/'...); past 50,000
-    URLs a sitemap index over numbered files."""
+    URLs a sitemap index over numbered files. pages_lastmod: each published entity's page_lastmod,
+    in entity order, when known (kgpub.render.pieces)."""
     base = index.base
     entries = [(base + p, default_datestamp(index)) for p in extra_pages]
     known: dict[str, str] = {}
-    lastmod = {iri: page_lastmod(index, iri, known) for iri in index.entities
-               if not index.is_tombstone(iri)}
+    lastmod = pages_lastmod if pages_lastmod is not None else {
+        iri: page_lastmod(index, iri, known) for iri in index.entities
+        if not index.is_tombstone(iri)}
     entries += [
         (base + lang + document(index.path(iri), HTML), stamp)
         for lang in prefixes

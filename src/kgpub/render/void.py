@@ -85,12 +85,13 @@ def language_iri(tag: str) -> str:
     return f"http://id.loc.gov/vocabulary/iso639-1/{code}"
 
 
-def void_triples(index: Index) -> list[ox.Triple]:
+def void_triples(index: Index, modified_at: str | None = None) -> list[ox.Triple]:
     """The catalogue description at /.well-known/void: VoID (statistics, dumps, the SPARQL
     endpoint) and DCAT, conforming to DCAT-AP 3.0 (its mandatory properties and the
     recommended ones the project knows). What the DCAT-AP shapes check the class of (the
     publisher, the licence, media types, pages, URLs, the theme scheme) is typed here too, so a
-    harvester that does not infer (or fetch) finds it."""
+    harvester that does not infer (or fetch) finds it. modified_at: the newest entry's
+    datestamp, when known (kgpub.render.pieces)."""
     project = index.project
     doc = index.base + VOID_DOC
     ds = ox.NamedNode(dataset_iri(index))
@@ -121,10 +122,10 @@ def void_triples(index: Index) -> list[ox.Triple]:
     publisher_name = project.repository.get("publisher", project.title)
     license_ = ox.NamedNode(project.license) if project.license else None
     languages = [ox.NamedNode(language_iri(tag)) for tag in project.languages]
-    entries = [e for e in index.entities if index.kind(e) == "entry"]
-    modified = ox.Literal(max([datestamp(index, e) for e in entries]
-                              or [default_datestamp(index)]),
-                          datatype=ox.NamedNode(XSD + "dateTime"))
+    if modified_at is None:
+        entries = [e for e in index.entities if index.kind(e) == "entry"]
+        modified_at = max([datestamp(index, e) for e in entries] or [default_datestamp(index)])
+    modified = ox.Literal(modified_at, datatype=ox.NamedNode(XSD + "dateTime"))
     scheme = project.topic_scheme  # [site] topic_scheme: the catalogue's theme taxonomy
     taxonomy = ox.NamedNode(scheme) if index.kind(scheme) == "scheme" else None
 
@@ -272,8 +273,8 @@ def _examples(index: Index) -> list[str]:
     return picks
 
 
-def void_documents(index: Index) -> list[tuple[str, bytes]]:
-    triples = void_triples(index)
+def void_documents(index: Index, modified_at: str | None = None) -> list[tuple[str, bytes]]:
+    triples = void_triples(index, modified_at)
     prefixes = {**index.prefixes, "dcat": DCAT, "dcatap": DCATAP, "vcard": VCARD}
     return [(void_path(f), serialize(triples, f, prefixes)) for f in RDF_FORMATS]
 
