@@ -5,13 +5,14 @@ the state (a generation with it is complete)."""
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import generation, incremental
 from ..layout import BUILD_STATE, SEARCH_DIR, SEARCH_PENDING
 from ..render.pieces import Piece, piece, read_pieces
-from ..search import build_search_index, shard_count, shard_of, shard_of_file
+from ..search import SearchIndex, build_search_index, shard_count, shard_of, shard_of_file
 from . import transaction
 from .contents import common_files, harvest_files
 from .executor import Context, Progress, render_all
@@ -145,18 +146,33 @@ def update(context: Context, works: list[Work], step: incremental.Plan, workers:
 
     render_all(context, todo, workers, progress, lambda: None, take)
     clock.lap("render")
-    site_wide = SiteWide(context, update=True)
-    site_wide.write_common()
-    site = site_wide.write_harvest(made)
-    clock.lap("site-wide files")
-    state.add(site.name, site.files, [], site.read)
-    written += site.changed
+    # The searchable pages are all written now (no site-wide file is one): the shards to index
+    # again are known, and Pagefind (a process of its own) indexes them while this process
+    # writes the site-wide files.
     searchable = sorted(p for name, unit in state.units.items() if name != incremental.SEARCH
                         for p in unit.searchable)
     later = _later_search(context, searchable, step, written)
+    found: list[SearchIndex | BaseException] = []
+    indexer = None
     if later is not None and not defer:
-        written += _index(context.writer, context.index.project.shard_pages, state, later)
-        clock.lap("search")
+        indexer = threading.Thread(target=_find_into, args=(
+            found, context.writer.root, context.index.project.shard_pages, later))
+        indexer.start()
+    try:
+        site_wide = SiteWide(context, update=True)
+        site_wide.write_common()
+        site = site_wide.write_harvest(made)
+        clock.lap("site-wide files (search meanwhile)" if indexer else "site-wide files")
+    finally:
+        if indexer is not None:
+            indexer.join()
+    state.add(site.name, site.files, [], site.read)
+    written += site.changed
+    if indexer is not None and later is not None:
+        if isinstance(found[0], BaseException):
+            raise found[0]
+        written += _record(context.writer, state, later, found[0])
+        clock.lap("search (waited for)")
         later = None
     produced = {p for unit in state.units.values() for p in unit.files} | {BUILD_STATE}
     removed = sorted(had - produced - {SEARCH_PENDING})
@@ -219,8 +235,25 @@ def _index(writer: transaction.Writer, shard_pages: int, state: incremental.Stat
     """Index the shards `later` names into the generation `writer` writes (the other shards'
     files stay as they are) and record the search files in the state. Returns the files
     written because their bytes changed."""
-    found = build_search_index(writer.root, later.pages, only=later.only,
-                               shard_pages=shard_pages)
+    return _record(writer, state, later, _find(writer.root, shard_pages, later))
+
+
+def _find(root: Path, shard_pages: int, later: LaterSearch) -> SearchIndex:
+    return build_search_index(root, later.pages, only=later.only, shard_pages=shard_pages)
+
+
+def _find_into(found: list[SearchIndex | BaseException], root: Path, shard_pages: int,
+               later: LaterSearch) -> None:
+    """_find in a thread: its result, or the exception it raised, goes into `found`."""
+    try:
+        found.append(_find(root, shard_pages, later))
+    except BaseException as exc:  # re-raised by the caller, in its thread
+        found.append(exc)
+
+
+def _record(writer: transaction.Writer, state: incremental.State, later: LaterSearch,
+            found: SearchIndex) -> list[str]:
+    """Write the search files whose bytes changed and record the search unit in the state."""
     written = [p for p, data in found.files if writer.write(p, data)]
     paths = [p for p, _ in found.files]
     if later.only is not None:
