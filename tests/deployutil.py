@@ -10,7 +10,6 @@ import grp
 import os
 import pwd
 import shutil
-import signal
 import socket
 import stat
 import subprocess
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from serverutil import KGPUB, free_port
+from serverutil import KGPUB, free_port, stop_group
 
 REPO = Path(__file__).resolve().parents[1]
 NOTES = REPO / ".cache" / "server-deps"
@@ -76,16 +75,6 @@ def _wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float 
     raise RuntimeError(f"server did not listen on {port}: {log.read_text()[-2000:]}")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 def nginx_config(project: Path, site: Path, port: int, app: str, out: Path) -> Path:
     """`kgpub deploy nginx` for `site`, listening on 127.0.0.1:port, /sparql and /oai proxied to
     `app`; written to `out`."""
@@ -137,7 +126,7 @@ def running_nginx(prefix: Path, include: Path, port: int, workers: int = 1):
         _wait_for_port(port, proc, log)
         yield f"http://127.0.0.1:{port}"
     finally:
-        _stop(proc)
+        stop_group(proc)
 
 
 APACHE_MAIN = """ServerRoot {prefix}
@@ -183,7 +172,7 @@ def running_apache(prefix: Path, root: Path, port: int):
         _wait_for_port(port, proc, log)
         yield f"http://127.0.0.1:{port}"
     finally:
-        _stop(proc)
+        stop_group(proc)
 
 
 __all__ = ["free_port", "need", "nginx_config", "public_dir", "running_apache",

@@ -9,6 +9,7 @@ one decimal place), NGINX_DIFFERS says what nginx answers instead."""
 
 from __future__ import annotations
 
+import pytest
 import rdflib
 
 TOPIC = "/topic/institutional-capacity-and-coordination"
@@ -184,3 +185,31 @@ def check_language(client, accept_language, location):
     r = client.get(TOPIC, headers=headers, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == location
     assert "Accept-Language" in r.headers["vary"]
+
+
+class NginxTable:
+    """The table, as nginx answers it (NGINX_DIFFERS, NGINX_REFUSES): a test module that runs
+    nginx in front of kgpub subclasses it (class TestTable(NginxTable)) and gives a `client`
+    fixture, so every deployment is held to the same tests."""
+
+    @pytest.mark.parametrize("accept,fmt,status,suffix", NEGOTIATION + CLIENT_NEGOTIATION)
+    def test_negotiation(self, client, accept, fmt, status, suffix):
+        check_negotiation(client, accept, fmt, status, NGINX_DIFFERS.get(accept, suffix))
+
+    @pytest.mark.parametrize("accept_language, location", LANGUAGE_NEGOTIATION)
+    def test_language(self, client, accept_language, location):
+        check_language(client, accept_language, location)
+
+    @pytest.mark.parametrize("suffix,ctype,parser", DOCUMENTS)
+    def test_document_headers(self, client, suffix, ctype, parser):
+        check_document(client, suffix, ctype, parser)
+
+    def test_conditional_get_and_head(self, client):
+        check_conditional_get_and_head(client)
+
+    def test_gzip_when_asked(self, client):
+        check_gzip_when_asked(client)
+
+    @pytest.mark.parametrize("path", NO_TRAVERSAL)
+    def test_no_traversal_no_listing(self, client, path):
+        check_no_traversal(client, path, 400 if path in NGINX_REFUSES else 404)

@@ -8,13 +8,11 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from kgtest import edit_file
-from serverutil import KGPUB, free_port
+from serverutil import KGPUB, free_port, stop_group, wait_until_answered
 
 ENTRY = "resource/good-governance-guidelines-for-social-security-institutions"
 ENTRY_FILE = "data/entries/publications.ttl"
@@ -61,24 +59,9 @@ def running_preview(root: Path, ready_timeout: float = 90.0):
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the preview server exited: {log.read_text()}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(url + "/sparql?query=ASK%7B%7D", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the preview server did not start: {log.read_text()}")
-            time.sleep(0.2)
+        wait_until_answered(url + "/sparql?query=ASK%7B%7D", proc, ready_timeout,
+                            "the preview server", log.read_text)
         yield Preview(url, root, log)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in the editor's terminal
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            raise AssertionError("the preview server did not stop on Ctrl-C") from None
+        if not stop_group(proc, signal.SIGINT, 20):  # as Ctrl-C in the editor's terminal
+            raise AssertionError("the preview server did not stop on Ctrl-C")

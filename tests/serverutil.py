@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from kgtest import copy_project  # noqa: F401  (re-exported for the server tests)
@@ -40,28 +41,44 @@ def running_server(project: Path, site: Path, *extra: str, ready_timeout: float 
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stdout.read().decode()}")
-            try:
-                with urllib.request.urlopen(url + "/sparql?query=ASK%7B%7D", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not become ready")
-            time.sleep(0.2)
+        # (its output can be read only once it has exited: the pipe stays open until then)
+        wait_until_answered(url + "/sparql?query=ASK%7B%7D", proc, ready_timeout, "server",
+                            lambda: proc.stdout.read().decode() if proc.poll() is not None
+                            else "")
         yield url
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc)
+
+
+def wait_until_answered(url: str, proc: subprocess.Popen, timeout: float, what: str,
+                        output: Callable[[], str]) -> None:
+    """Poll url until it answers 200; fail with what the process said (`output()`) if it
+    exits first or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited: {output()}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not become ready: {output()}")
+        time.sleep(0.2)
+
+
+def stop_group(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15) -> bool:
+    """Send `sig` to the process's group (started with start_new_session) and wait; kill the
+    group if it is still there after `timeout`. True if it ended by itself."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+    try:
+        proc.wait(timeout=timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return False
 
 
 def port_of(url: str) -> int:

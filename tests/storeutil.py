@@ -9,8 +9,6 @@ import contextlib
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import rdflib
 from rdflib.compare import to_isomorphic
 from SPARQLWrapper import JSON, TURTLE, SPARQLWrapper
 
-from serverutil import KGPUB, free_port
+from serverutil import KGPUB, free_port, wait_until_answered
 
 
 def oxigraph_binary() -> str:
@@ -46,17 +44,9 @@ def oxigraph_server(timeout_s: int = 30, location: Path | None = None,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + ready_s
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"oxigraph exited: {proc.stderr.read().decode()}")
-            try:
-                with urllib.request.urlopen(url + "/query?query=ASK%7B%7D", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("oxigraph did not become ready") from None
-                time.sleep(0.1)
+        wait_until_answered(url + "/query?query=ASK%7B%7D", proc, ready_s, "oxigraph",
+                            lambda: proc.stderr.read().decode() if proc.poll() is not None
+                            else "")
         yield url
     finally:
         proc.terminate()

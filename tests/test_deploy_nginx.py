@@ -19,19 +19,11 @@ from deployutil import NGINX, free_port, need, nginx_config, public_dir, running
 from httpcases import (
     BROWSER,
     CLIENT_NEGOTIATION,
-    DOCUMENTS,
     LANGUAGE_NEGOTIATION,
     NEGOTIATION,
     NGINX_DIFFERS,
-    NGINX_REFUSES,
-    NO_TRAVERSAL,
     TOPIC,
-    check_conditional_get_and_head,
-    check_document,
-    check_gzip_when_asked,
-    check_language,
-    check_negotiation,
-    check_no_traversal,
+    NginxTable,
 )
 from kgpub.config import load_project
 from kgpub.deploy import negotiation
@@ -155,32 +147,8 @@ def client(deployment):
         yield c
 
 
-@pytest.mark.parametrize("accept,fmt,status,suffix", NEGOTIATION + CLIENT_NEGOTIATION)
-def test_negotiation(client, accept, fmt, status, suffix):
-    check_negotiation(client, accept, fmt, status, NGINX_DIFFERS.get(accept, suffix))
-
-
-@pytest.mark.parametrize("accept_language, location", LANGUAGE_NEGOTIATION)
-def test_language(client, accept_language, location):
-    check_language(client, accept_language, location)
-
-
-@pytest.mark.parametrize("suffix,ctype,parser", DOCUMENTS)
-def test_document_headers(client, suffix, ctype, parser):
-    check_document(client, suffix, ctype, parser)
-
-
-def test_conditional_get_and_head(client):
-    check_conditional_get_and_head(client)
-
-
-def test_gzip_when_asked(client):
-    check_gzip_when_asked(client)
-
-
-@pytest.mark.parametrize("path", NO_TRAVERSAL)
-def test_no_traversal_no_listing(client, path):
-    check_no_traversal(client, path, 400 if path in NGINX_REFUSES else 404)
+class TestTable(NginxTable):
+    """The request table `kgpub serve` is tested with, through nginx (httpcases.NginxTable)."""
 
 
 def test_void_has_no_html_so_browsers_get_turtle(client):

@@ -71,18 +71,27 @@ class SiteWide:
                     common.changed + written.changed)
 
 
+class _Taken:
+    """What the rendered units gave, as they come: their files and reads into the state, the
+    files whose bytes changed, and each entity's piece of the site-wide files."""
+
+    def __init__(self, state: incremental.State):
+        self.state = state
+        self.written: list[str] = []
+        self.made: dict[str, Piece] = {}
+
+    def take(self, result: Done) -> None:
+        self.state.add(result.name, result.files, result.searchable, result.read)
+        self.written.extend(result.changed)
+        if result.piece is not None:
+            self.made[result.piece.iri] = result.piece
+
+
 def full(context: Context, works: list[Work], state: incremental.State, previous: set[str],
          workers: int, progress: Progress | None, clock: Stopwatch) -> Rendered:
     """Every unit, into the new generation (which holds the previous site's files)."""
-    written: list[str] = []
-    made: dict[str, Piece] = {}
-
-    def take(result: Done) -> None:
-        state.add(result.name, result.files, result.searchable, result.read)
-        written.extend(result.changed)
-        if result.piece is not None:
-            made[result.piece.iri] = result.piece
-
+    taken = _Taken(state)
+    written, made, take = taken.written, taken.made, taken.take
     site = SiteWide(context)
     render_all(context, works, workers, progress, site.write_common, take)
     clock.lap("render (pages, and the site-wide files meanwhile)")
@@ -135,15 +144,8 @@ def update(context: Context, works: list[Work], step: incremental.Plan, workers:
     state, had = step.state, step.had
     wanted = set(step.render)
     todo = [w for w in works if w.name in wanted]
-    written: list[str] = []
-    made: dict[str, Piece] = {}
-
-    def take(result: Done) -> None:
-        state.add(result.name, result.files, result.searchable, result.read)
-        written.extend(result.changed)
-        if result.piece is not None:
-            made[result.piece.iri] = result.piece
-
+    taken = _Taken(state)
+    written, made, take = taken.written, taken.made, taken.take
     render_all(context, todo, workers, progress, lambda: None, take)
     clock.lap("render")
     # The searchable pages are all written now (no site-wide file is one): the shards to index
