@@ -9,7 +9,10 @@ as the median of R runs and, where there is one, as a ratio to a floor measured 
                     (pyoxigraph parses the same files + Jinja2 renders as many pages)
   validation        `kgpub validate --engine fast` vs `--engine pyshacl` on a project with 10
                     injected violations; violations and warnings found by each
-  incremental       one entry's title changed, `kgpub build` into the same --out; files changed
+  incremental       the editor's loop (bench/editor_loop.py): `kgpub build --timings` into the
+                    built --out after one edited title, an added entry, that entry deleted, a
+                    renamed topic label: wall time, files changed, stages; the incremental site
+                    checked against a full build (up to 1,000 entries)
   server start-up   `kgpub serve --site OUT` until `/` answers 200
   SPARQL            the endpoint's example queries over HTTP vs raw pyoxigraph in-process
   SPARQL under load 16 clients running the example queries: kgpub /sparql vs an Oxigraph server
@@ -52,6 +55,7 @@ import time
 import traceback
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -67,12 +71,15 @@ PY = sys.executable
 _script = Path(PY).parent / "kgpub"
 KGPUB = [str(_script)] if _script.is_file() else [PY, "-m", "kgpub.cli"]
 
-# Targets from the issue (stated for 100,000 entries; smaller projects must meet them a fortiori).
+# Targets of issue 13 ("The editor's loop"), stated for 100,000 entries (smaller projects are
+# held to the same), except the rebuild after one title: ≤ 1 s up to 10,000 entries (INCREMENTAL_SMALL).
+# The others are the earlier issue's, kept because the figures are still useful (OLD_TARGET).
 TARGETS = {
-    "build_s": ("≤ 60 s", lambda v: v <= 60),
+    "build_s": ("≤ 150 s", lambda v: v <= 150),
     "build_mem": ("≤ 2 GiB", lambda v: v <= 2 * GiB),
     "validate_s": ("≤ 15 s", lambda v: v <= 15),
     "incremental_s": ("≤ 5 s", lambda v: v <= 5),
+    "incremental_small_s": ("≤ 1 s", lambda v: v <= 1),
     "server_s": ("≤ 15 s", lambda v: v <= 15),
     "sparql_ratio": ("≤ 1.5x raw", lambda v: v <= 1.5),
     "rps": ("≥ 1,500 req/s", lambda v: v >= 1500),
@@ -89,7 +96,7 @@ SLICES = {
     "sparql_store": 0.03,
     "load_303": 0.04,
     "load_docs": 0.04, "load_nginx": 0.04, "oai": 0.12, "validate": 0.10, "pyshacl": 0.10,
-    "incremental": 0.15,
+    "incremental": 0.08, "incremental_add": 0.08, "incremental_topic": 0.06,
     "peer_oxigraph": 0.03, "peer_hugo": 0.30,
 }
 CAPS = {"build": 1800, "floor": 600, "server": 150, "oai": 900, "validate": 150, "pyshacl": 600,
@@ -108,6 +115,9 @@ SECTIONS = [  # (key, heading), in the report's order
     ("peer_oxigraph", "Side by side: Oxigraph server"),
     ("peer_hugo", "Side by side: Hugo"),
 ]
+INCREMENTAL_SMALL = 10_000  # up to here the rebuild after one title is held to ≤ 1 s, above to ≤ 5 s
+OLD_TARGET = " (earlier issue)"
+CHECK_MAX = 1_000  # above: no full build into a fresh directory to check the incremental site
 HUGO_MAX = 10_000  # above: only with --with-slow (at 100,000 Hugo did not build within 15 GiB)
 
 
@@ -446,21 +456,23 @@ class SizeRun:
             data["violations_error"] = f"{type(exc).__name__}: {exc}"
         return data
 
-    def kgpub_build(self, out: Path, timeout: float) -> dict:
-        m = run_measured(KGPUB + ["build", "--project", str(self.project), "--out", str(out)],
-                         timeout)
+    def kgpub_build(self, out: Path, timeout: float, timings: bool = False) -> dict:
+        m = run_measured(KGPUB + ["build", "--project", str(self.project), "--out", str(out)]
+                         + (["--timings"] if timings else []), timeout)
         if m.timed_out:
             return {"stopped": True, "wall": m.wall, "peak": m.peak}
         if m.returncode != 0:
             raise RuntimeError(f"kgpub build exited {m.returncode}: {m.tail()}")
         return {"wall": m.wall, "peak": m.peak, "peak_pss": m.peak_pss, "maxrss": m.maxrss,
                 "peak_rss_sum": m.peak_rss_sum,
-                "output": m.stdout.strip().splitlines()[-1:] or [""]}
+                "output": m.stdout.strip().splitlines()[-1:] or [""],
+                "log": m.stdout + "\n" + m.stderr}
 
     def do_build(self) -> dict:
         def one(timeout: float) -> dict:
             remove_site(self.site)
             r = self.kgpub_build(self.site, timeout)
+            r.pop("log", None)
             log(f"  build: {fs(r['wall'])}{' (stopped)' if r.get('stopped') else ''}, "
                 f"peak {fm(r['peak'])}")
             return r
@@ -938,57 +950,103 @@ class SizeRun:
                 "injected": bad.get("injected"), "expected_problems": bad.get("expected_problems")}
 
     def do_incremental(self) -> dict:
+        """The editor's loop (bench/editor_loop.py): an edited title, an added entry, that entry
+        deleted, a renamed topic label, each followed by `kgpub build --timings` into the built
+        site; then the project restored (and rebuilt), and at small sizes the incremental site
+        compared with a full build into a fresh directory."""
+        import editor_loop as el
+
         if not self.site_ok:
             raise Skip("no built site (the full build failed or was stopped)")
-        files = sorted((self.project / "data").rglob("*.ttl"))
-        title = re.compile(r'(dcterms:title\s+")([^"\\\n]+)(")')
-        target = next((f for f in files if "entries" in f.parts and
-                       title.search(f.read_text("utf-8"))), None)
-        if target is None:
-            raise RuntimeError("no entry with a dcterms:title \"...\" in data/entries")
-        original = target.read_text("utf-8")
+        data_dir = self.project / "data"
+        title_file = el.title_target(data_dir)
+        topics_file = data_dir / "topics.ttl"
+        topic, topic_entries = el.busiest_topic(data_dir)
+        originals = {p: p.read_text("utf-8") for p in (title_file, topics_file)}
         log("  hashing the site ...")
-        before = hash_tree(self.site)
+        first = hash_tree(self.site)
+        state = {"hashes": first}
         cap = max(CAPS["incremental"], 1.5 * (self.build_wall or 0))
-        state = {"before": before, "k": 0}
+        kinds: dict[str, dict] = {}
 
-        def one(timeout: float) -> dict:
-            state["k"] += 1
-            k = state["k"]
-            edited = title.sub(lambda g: f"{g.group(1)}{g.group(2)} (edited {k}){g.group(3)}",
-                               original, count=1)
-            target.write_text(edited, "utf-8")
-            r = self.kgpub_build(self.site, timeout)
+        def rebuild(kind: str, timeout: float) -> dict:
+            r = self.kgpub_build(self.site, timeout, timings=True)
             if r.get("stopped"):
-                log(f"  incremental: stopped at {fs(r['wall'])}")
+                log(f"  incremental {kind}: stopped at {fs(r['wall'])}")
                 return r
             after = hash_tree(self.site)
-            old = state["before"]
-            changed = sorted(p for p in after if p in old and after[p] != old[p])
-            added = [p for p in after if p not in old]
-            removed = [p for p in old if p not in after]
-            state["before"] = after
-            log(f"  incremental: {fs(r['wall'])}, {len(changed)} files changed, "
-                f"{len(added)} added, {len(removed)} removed")
-            return {"wall": r["wall"], "peak": r["peak"], "changed": len(changed),
-                    "added": len(added), "removed": len(removed), "examples": changed[:12],
-                    "output": (r.get("output") or [None])[0]}
+            d = el.diff(state["hashes"], after)
+            state["hashes"] = after
+            log(f"  incremental {kind}: {fs(r['wall'])}, {d['changed']} files changed, "
+                f"{d['added']} added, {d['removed']} removed")
+            return {"wall": r["wall"], "peak": r["peak"], **d, "output": r["output"][0],
+                    "timings": el.stages(r["log"]), "live": el.live_after(r["log"])}
+
+        def edited(kind: str, path: Path, text: Callable[[int], str]) -> Callable:
+            def one(timeout: float) -> dict:
+                state["k"] = state.get("k", 0) + 1
+                path.write_text(text(state["k"]), "utf-8")
+                return rebuild(kind, timeout)
+            return one
+
+        add_file = title_file
+        pairs: list[dict] = []
+
+        def add_then_delete(timeout: float) -> dict:
+            state["k"] = state.get("k", 0) + 1
+            base = add_file.read_text("utf-8")
+            added, _name = el.with_added_entry(base, state["k"])
+            add_file.write_text(added, "utf-8")
+            r = rebuild("add", timeout)
+            add_file.write_text(base, "utf-8")
+            pairs.append(rebuild("delete", timeout) if not r.get("stopped") else r)
+            return r
 
         try:
-            runs, note = self.repeat("incremental", one, cap=cap)
+            runs, note = self.repeat("incremental", edited(
+                "title", title_file, lambda k: el.retitled(originals[title_file], k)), cap=cap)
+            kinds["title"] = {**el.summarize(runs), "note": note}
+            runs, note = self.repeat("incremental_add", add_then_delete, cap=cap)
+            kinds["add"] = {**el.summarize(runs), "note": note}
+            kinds["delete"] = el.summarize(pairs)
+            runs, note = self.repeat("incremental_topic", edited(
+                "topic", topics_file, lambda k: el.relabelled(originals[topics_file], topic, k)),
+                cap=cap)
+            kinds["topic"] = {**el.summarize(runs), "note": note}
+            check = self.incremental_check(el, cap)
         finally:
-            target.write_text(original, "utf-8")
-        ok = [r for r in runs if not r.get("stopped")]
-        return {"runs": runs, "note": note, "stopped": len(ok) < len(runs),
-                "file": str(target.relative_to(self.project)),
-                "wall": median([r["wall"] for r in ok]) if ok else None,
-                "stopped_at": runs[-1]["wall"] if len(ok) < len(runs) else None,
-                "changed": ok[-1]["changed"] if ok else None,
-                "added": ok[-1]["added"] if ok else None,
-                "removed": ok[-1]["removed"] if ok else None,
-                "examples": ok[-1]["examples"] if ok else [],
-                "output": ok[-1].get("output") if ok else None,
-                "total_files": len(before), "full_build": self.build_wall}
+            for path, text in originals.items():
+                path.write_text(text, "utf-8")
+        restored = self.kgpub_build(self.site, cap)
+        same = el.same_site(hash_tree(self.site), first) if not restored.get("stopped") else {}
+        t = kinds["title"]
+        return {"runs": t["runs"], "note": t.get("note"), "stopped": t["stopped"],
+                "file": str(title_file.relative_to(self.project)),
+                "add_file": str(add_file.relative_to(self.project)),
+                "wall": t["wall"], "stopped_at": t["stopped_at"], "changed": t.get("changed"),
+                "added": t.get("added"), "removed": t.get("removed"),
+                "examples": t.get("examples") or [], "output": t.get("output"),
+                "timings": t["timings"], "live": t["live"], "kinds": kinds,
+                "topic": topic, "topic_entries": topic_entries, "check": check,
+                "restored": {"wall": restored["wall"], **same},
+                "total_files": len(first), "full_build": self.build_wall}
+
+    def incremental_check(self, el, timeout: float) -> dict:
+        """The incremental site beside a full build of the same (edited) project into a fresh
+        directory, at small sizes only (it costs a full build and two hashings)."""
+        if self.n > CHECK_MAX:
+            return {"identical": None, "reason": f"checked up to {CHECK_MAX:,} entries"}
+        fresh = self.dir / "site-check"
+        remove_site(fresh)
+        try:
+            r = self.kgpub_build(fresh, timeout)
+            if r.get("stopped"):
+                return {"identical": None, "reason": "the full build was stopped"}
+            result = el.same_site(hash_tree(self.site), hash_tree(fresh))
+        finally:
+            remove_site(fresh)
+        log(f"  incremental site = full build: {'yes' if result['identical'] else 'NO'}")
+        return result
 
 
 # ---- the whole run -------------------------------------------------------------------------------
@@ -1086,23 +1144,28 @@ def summary_rows(sizes: dict) -> list[tuple[str, str, dict]]:
             return "–"
         return f"{fmt(value)}{extra} {verdict(key, value, extra_ok=extra_ok)}"
 
-    def add(figure, key, fn):
-        rows.append((figure, TARGETS[key][0], {n: fn(s) for n, s in sizes.items()}))
+    def add(figure, key, fn, old=False):
+        rows.append((figure, TARGETS[key][0] + (OLD_TARGET if old else ""),
+                     {n: fn(s) for n, s in sizes.items()}))
 
     add("full build, wall time", "build_s",
         lambda s: cell(s.get("build"), (s.get("build") or {}).get("wall"), "build_s",
                        (s.get("build") or {}).get("stopped_at")))
     add("full build, peak memory", "build_mem",
         lambda s: cell(s.get("build"), (s.get("build") or {}).get("peak"), "build_mem", fmt=fm))
+    def rebuild_cell(n, s):
+        e = s.get("incremental") or {}
+        return cell(s.get("incremental"), e.get("wall"), incremental_key(n), e.get("stopped_at"))
+
+    rows.append(("rebuild after one edited title (fresh process)", INCREMENTAL_TARGET,
+                 {n: rebuild_cell(n, s) for n, s in sizes.items()}))
+    peer_rows(sizes, add, cell)
     add("validation (kgpub)", "validate_s",
         lambda s: cell(s.get("validate"), (s.get("validate") or {}).get("wall"), "validate_s",
-                       (s.get("validate") or {}).get("stopped_at")))
-    add("incremental rebuild", "incremental_s",
-        lambda s: cell(s.get("incremental"), (s.get("incremental") or {}).get("wall"),
-                       "incremental_s", (s.get("incremental") or {}).get("stopped_at")))
+                       (s.get("validate") or {}).get("stopped_at")), old=True)
     add("server ready (`/` answers)", "server_s",
         lambda s: cell(s.get("server"), (s.get("server") or {}).get("ready_s"), "server_s",
-                       (s.get("server") or {}).get("stopped_at")))
+                       (s.get("server") or {}).get("stopped_at")), old=True)
     def sparql_cell(s):
         e = s.get("sparql") or {}
         rows = e.get("rows") or []
@@ -1110,14 +1173,14 @@ def summary_rows(sizes: dict) -> list[tuple[str, str, dict]]:
         return cell(s.get("sparql"), e.get("worst_ratio"), "sparql_ratio", fmt=fr,
                     extra=f" ({within} of {len(rows)} within 1.5x)")
 
-    add("SPARQL examples, worst ratio endpoint/raw", "sparql_ratio", sparql_cell)
+    add("SPARQL examples, worst ratio endpoint/raw", "sparql_ratio", sparql_cell, old=True)
     for kind, label in (("load_docs", "document GETs"), ("load_303", "negotiated 303s")):
         add(f"{label}, requests/s", "rps",
             lambda s, k=kind: cell(s.get(k), (s.get(k) or {}).get("rps"), "rps",
-                                   fmt=lambda v: f"{v:,.0f}/s"))
+                                   fmt=lambda v: f"{v:,.0f}/s"), old=True)
         add(f"{label}, p99 latency", "p99_ms",
             lambda s, k=kind: cell(s.get(k), (s.get(k) or {}).get("p99_ms"), "p99_ms",
-                                   fmt=lambda v: f"{v:.1f} ms"))
+                                   fmt=lambda v: f"{v:.1f} ms"), old=True)
 
     def oai_cell(s):
         o = s.get("oai") or {}
@@ -1126,9 +1189,34 @@ def summary_rows(sizes: dict) -> list[tuple[str, str, dict]]:
         return cell(s.get("oai"), o.get("seconds"), "oai_s", o.get("stopped_at"),
                     extra_ok=complete, extra=extra)
 
-    add("OAI-PMH full harvest (all records)", "oai_s", oai_cell)
-    peer_rows(sizes, add, cell)
+    add("OAI-PMH full harvest (all records)", "oai_s", oai_cell, old=True)
     return rows
+
+
+INCREMENTAL_TARGET = (f"{TARGETS['incremental_small_s'][0]} up to {INCREMENTAL_SMALL:,} entries, "
+                      f"{TARGETS['incremental_s'][0]} at 100,000")
+
+
+def incremental_key(n: int | str) -> str:
+    """The rebuild target that holds at a size: ≤ 1 s up to 10,000 entries, ≤ 5 s above."""
+    return "incremental_small_s" if int(n) <= INCREMENTAL_SMALL else "incremental_s"
+
+
+def other_edits_lines(sizes: dict) -> list[str]:
+    """Below the summary: the editor's loop's other edits, which the issue asks to measure and
+    report without a target (wall time median, files changed)."""
+    import editor_loop as el
+
+    lines = []
+    for key, label in el.KINDS[1:]:
+        cells = []
+        for n, s in sizes.items():
+            k = ((s.get("incremental") or {}).get("kinds") or {}).get(key) or {}
+            wall = fs(k["wall"]) if k.get("wall") is not None else el.DASH
+            files = f", {k['changed']:,} files changed" if k.get("changed") is not None else ""
+            cells.append(f"{int(n):,}: {wall}{files}")
+        lines.append(f"- {label}: " + "; ".join(cells) + ".")
+    return lines
 
 
 def peer_rows(sizes: dict, add, cell) -> None:
@@ -1137,10 +1225,15 @@ def peer_rows(sizes: dict, add, cell) -> None:
         return any((s.get(key) or {}).get(figure) not in (None, "skipped", "error")
                    for s in sizes.values())
 
+    def oxigraph_cell(s):
+        e = s.get("peer_oxigraph") or {}
+        rows = e.get("rows") or []
+        within = sum(1 for r in rows if r.get("ratio") is not None and r["ratio"] <= 1.0)
+        return cell(s.get("peer_oxigraph"), e.get("worst_ratio"), "peer_sparql", fmt=fr,
+                    extra=f" ({within} of {len(rows)} within 1x)")
+
     if measured("peer_oxigraph"):
-        add("SPARQL examples, worst ratio kgpub/Oxigraph", "peer_sparql",
-            lambda s: cell(s.get("peer_oxigraph"), (s.get("peer_oxigraph") or {}).get(
-                "worst_ratio"), "peer_sparql", fmt=fr))
+        add("SPARQL examples, worst ratio kgpub/Oxigraph", "peer_sparql", oxigraph_cell)
     if measured("peer_hugo"):
         for key, label in (("full", "full build, time kgpub/Hugo"),
                            ("rebuild", "rebuild after one edit, time kgpub/`hugo`"),
@@ -1187,14 +1280,23 @@ def render_report(results: dict) -> str:
     w("")
     w("## Summary")
     w("")
-    w("Targets are the issue's, stated for 100,000 entries; smaller projects are held to the same "
-      "figures. **met**/**missed** compares the median with the target.")
+    w("Targets are issue 13's (\"The editor's loop\"), stated for 100,000 entries; smaller "
+      "projects are held to the same figures, except the rebuild after one title: ≤ 1 s up to "
+      "10,000 entries. Figures whose target says *(earlier issue)* have no target in issue 13 "
+      "and are held to the one before. **met**/**missed** compares the median with the target.")
     w("")
     w("| figure | target | " + " | ".join(f"{int(n):,}" for n in sizes) + " |")
     w("| --- | --- |" + " ---: |" * len(sizes))
     for figure, target, cells in summary_rows(sizes):
         w(f"| {figure} | {target} | " + " | ".join(cells[n] for n in sizes) + " |")
     w("")
+    if sizes:
+        w("The editor's other edits, measured as the title is (no target; median wall time of "
+          "the rebuild, files changed; see each size's *Incremental rebuild*):")
+        w("")
+        for line in other_edits_lines(sizes):
+            w(line)
+        w("")
     w("## How it is measured")
     w("")
     w("- **Full build**: `kgpub build --project DIR --out OUT` as a subprocess into an empty OUT "
@@ -1214,9 +1316,15 @@ def render_report(results: dict) -> str:
       "`--violations 10` (the same size), with `--engine fast` when the option exists, and "
       "`--engine pyshacl` for comparison (pySHACL only up to 10,000 entries unless "
       "`--with-slow`). Violations and warnings are counted from the JSON report.")
-    w("- **Incremental rebuild**: after the full builds, one entry's English title is changed in "
-      "its data file and `kgpub build` runs again into the same OUT; the site is hashed "
-      "(BLAKE2b of every file) before and after to count the files that changed.")
+    w("- **Incremental rebuild** (the editor's loop, bench/editor_loop.py): after the full "
+      "builds, `kgpub build --timings` runs as a fresh process into the same OUT after each "
+      "of: one entry's English title edited; an entry added to an existing data file; that "
+      "entry deleted again; the English label of the topic most entries have as subject "
+      "renamed. The site is hashed (BLAKE2b of every file) before and after each to count the "
+      "files changed, added and removed; kgpub's `timings:` line gives the stages. Then the "
+      "project is restored and rebuilt (the site must equal the first full build's), and up "
+      f"to {CHECK_MAX:,} entries the incremental site after the edits is compared with a full "
+      "build into a fresh directory (every file but the build's own `.kgpub/`).")
     w(f"- **Server start-up**: `kgpub serve --site OUT --port P --workers "
       f"{meta.get('server_workers', 1)}` until `GET /` answers 200 (polled every 50 ms); when "
       "the SPARQL endpoint first answers `ASK {}` is noted too. The last server started serves "
@@ -1276,7 +1384,8 @@ def render_size(w, n: int, s: dict) -> None:
         w(f"### {heading}")
         w("")
         try:
-            globals()[f"render_{key}"](w, s)
+            render = globals()[f"render_{key}"]
+            render(w, s, n) if key == "incremental" else render(w, s)
         except Exception as exc:  # noqa: BLE001  (a report with a hole beats no report)
             w(f"**error** rendering this section: {type(exc).__name__}: {exc}")
         w("")
@@ -1387,26 +1496,18 @@ def render_validate(w, s: dict) -> None:
              else "; **the counts differ**."))
 
 
-def render_incremental(w, s: dict) -> None:
+def render_incremental(w, s: dict, n: int) -> None:
+    import editor_loop
+
     e = s.get("incremental")
     if (line := status_line(e)) is not None:
         w(line)
         return
-    if e["wall"] is None:
-        w(f"Rebuild after changing one title in `{e['file']}`: > {fs(e['stopped_at'])} "
-          f"(stopped), target {TARGETS['incremental_s'][0]}: **missed**.")
-    else:
-        w("| | median | runs | full build | target | |")
-        w("| --- | ---: | --- | ---: | --- | --- |")
-        w(f"| rebuild after one title change | {fs(e['wall'])} | "
-          f"{runs_text([r.get('wall') for r in e['runs']])} | {fs(e['full_build'])} | "
-          f"{TARGETS['incremental_s'][0]} | {verdict('incremental_s', e['wall'])} |")
-        w("")
-        w(f"Changed `{e['file']}`; files changed: **{e['changed']:,}** of "
-          f"{e['total_files']:,} (+{e['added']} added, -{e['removed']} removed), e.g. "
-          + ", ".join(f"`{p}`" for p in e["examples"][:8]) + ".")
-        if e.get("output"):
-            w(f"kgpub said: `{e['output']}`")
+    key = incremental_key(n)
+    stopped = e.get("wall") is None and e.get("stopped_at") is not None
+    ok = "**missed**" if stopped else verdict(key, e.get("wall"))
+    for line in editor_loop.report_lines(e, fs, ok, TARGETS[key][0]):
+        w(line)
     w("")
     note_line(w, e)
 
