@@ -120,7 +120,7 @@ def diff(before: dict[str, bytes], after: dict[str, bytes]) -> dict:
     changed = sorted(p for p in after if p in before and after[p] != before[p])
     return {"changed": len(changed), "added": sum(p not in before for p in after),
             "removed": sum(p not in after for p in before), "examples": changed[:12],
-            "by_folder": by_folder(changed)}
+            "by_folder": by_folder(changed), "by_ext": by_ext(changed)}
 
 
 def by_folder(paths: list[str]) -> dict[str, int]:
@@ -129,6 +129,16 @@ def by_folder(paths: list[str]) -> dict[str, int]:
     for p in paths:
         top = p.split("/", 1)[0] + "/" if "/" in p else "/"
         counts[top] = counts.get(top, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def by_ext(paths: list[str]) -> dict[str, int]:
+    """Changed files per extension (.html, .ttl, ...), largest first."""
+    counts: dict[str, int] = {}
+    for p in paths:
+        name = p.rsplit("/", 1)[-1]
+        ext = "." + name.rsplit(".", 1)[1] if "." in name.lstrip(".") else name
+        counts[ext] = counts.get(ext, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
@@ -154,7 +164,7 @@ def summarize(runs: list[dict]) -> dict:
     if ok:
         last = ok[-1]
         out.update({k: last.get(k) for k in ("changed", "added", "removed", "examples",
-                                              "by_folder", "output")})
+                                              "by_folder", "by_ext", "output")})
         for stage in last.get("timings") or {}:
             out["timings"][stage] = _median([(r.get("timings") or {}).get(stage) for r in ok])
     return out
@@ -225,12 +235,18 @@ def topic_lines(e: dict, kinds: dict) -> list[str]:
     if not k or k.get("changed") is None:
         return [f"Renamed topic: {DASH}."]
     folders = ", ".join(f"`{f}` {n:,}" for f, n in list((k.get("by_folder") or {}).items())[:6])
-    return [f"Renamed topic: `topic:{e.get('topic')}`, the subject of {_n(e.get('topic_entries'))} "
-            f"entries; {k['changed']:,} files changed ({folders}). Why so many: the label is "
-            "shown wherever the topic is listed or linked: on the page of every entry that has it "
-            "as subject (in every language's HTML, where the English label is the fallback), the "
-            "topic's own documents, its broader/narrower topics', the listings and facets that "
-            "name it, and the site-wide files (dumps, search index)."]
+    exts = ", ".join(f"{x} {n:,}" for x, n in list((k.get("by_ext") or {}).items())[:8])
+    entries = e.get("topic_entries")
+    per_entry = (k.get("by_folder") or {}).get("resource/")
+    each = (f" — {per_entry / entries:.1f} files per entry" if per_entry and entries else "")
+    return [f"Renamed topic: `topic:{e.get('topic')}` (the topic most entries have as subject: "
+            f"{_n(entries)} entries); {k['changed']:,} files changed, by folder: {folders}; by "
+            f"kind: {exts or DASH}. Why so many: an entry's page and its RDF documents show the "
+            "labels of the topics it links to, so every entry with the topic as subject is "
+            f"written again{each} (its HTML in every language and its .ttl/.jsonld/.nt/.rdf); "
+            "then the topic's own documents and its broader and narrower topics', the browse "
+            "listings and facets that name it, and the site-wide files (dumps, search index, "
+            "sitemaps)."]
 
 
 def check_lines(e: dict) -> list[str]:

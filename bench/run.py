@@ -1028,7 +1028,8 @@ class SizeRun:
                 "examples": t.get("examples") or [], "output": t.get("output"),
                 "timings": t["timings"], "live": t["live"], "kinds": kinds,
                 "topic": topic, "topic_entries": topic_entries, "check": check,
-                "restored": {"wall": restored["wall"], **same},
+                "restored": {"wall": restored["wall"], "output": restored.get("output", [None])[0],
+                             **same},
                 "total_files": len(first), "full_build": self.build_wall}
 
     def incremental_check(self, el, timeout: float) -> dict:
