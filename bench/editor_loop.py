@@ -241,12 +241,12 @@ def topic_lines(e: dict, kinds: dict) -> list[str]:
     each = (f" — {per_entry / entries:.1f} files per entry" if per_entry and entries else "")
     return [f"Renamed topic: `topic:{e.get('topic')}` (the topic most entries have as subject: "
             f"{_n(entries)} entries); {k['changed']:,} files changed, by folder: {folders}; by "
-            f"kind: {exts or DASH}. Why so many: an entry's page and its RDF documents show the "
-            "labels of the topics it links to, so every entry with the topic as subject is "
-            f"written again{each} (its HTML in every language and its .ttl/.jsonld/.nt/.rdf); "
-            "then the topic's own documents and its broader and narrower topics', the browse "
-            "listings and facets that name it, and the site-wide files (dumps, search index, "
-            "sitemaps)."]
+            f"kind: {exts or DASH}. Why so many: every document of an entry carries the labels "
+            "of the topics it has as subject (its HTML in each language, its Turtle, JSON-LD, "
+            "N-Triples and RDF/XML with the topic's skos:prefLabel, its BibTeX and RIS citations "
+            f"as a keyword), so every entry with the topic is written again{each}; then the "
+            "topic's own documents and those of the topics next to it, the browse listings and "
+            "facets that name it, and the site-wide files (dumps, search index, OAI records)."]
 
 
 def check_lines(e: dict) -> list[str]:
