@@ -203,7 +203,10 @@ def report_lines(e: dict, fs: Callable, verdict_text: str, target_text: str) -> 
                      f"{fs(k['live']) if k.get('live') is not None else DASH} | "
                      f"{_n(k.get('changed'))} | {_n(k.get('added'))} | {_n(k.get('removed'))} | "
                      f"{target} | {ok} |")
-    lines += ["", f"Full build of the same project: {fs(full) if full else DASH}; site files: "
+    lines += ["", "*Edit live after*: when kgpub said the edit was published, the search index "
+              f"still to follow ({DASH}: this kgpub prints no such line; the wall time includes "
+              "the search index).",
+              f"Full build of the same project: {fs(full) if full else DASH}; site files: "
               f"{_n(e.get('total_files'))}."]
     if e.get("file"):
         lines.append(f"Title edited in `{e['file']}`"
@@ -224,7 +227,7 @@ def profile_lines(k: dict, fs: Callable) -> list[str]:
     total = sum(t.values())
     lines = ["Where the title rebuild's time goes (kgpub's `timings:` line, medians; the rest of "
              f"the wall time, {fs(max(0.0, (k.get('wall') or 0) - total))}, is interpreter "
-             "start-up and imports):", "", "| stage | time | share |", "| --- | ---: | ---: |"]
+             "start-up, imports and what no stage times):", "", "| stage | time | share |", "| --- | ---: | ---: |"]
     lines += [f"| {stage} | {fs(s)} | {s / total:.0%} |" if total else f"| {stage} | {fs(s)} | |"
               for stage, s in sorted(t.items(), key=lambda kv: -(kv[1] or 0))]
     return lines
