@@ -203,9 +203,10 @@ def report_lines(e: dict, fs: Callable, verdict_text: str, target_text: str) -> 
                      f"{fs(k['live']) if k.get('live') is not None else DASH} | "
                      f"{_n(k.get('changed'))} | {_n(k.get('added'))} | {_n(k.get('removed'))} | "
                      f"{target} | {ok} |")
+    said = any((k or {}).get("live") is not None for k in kinds.values())
     lines += ["", "*Edit live after*: when kgpub said the edit was published, the search index "
-              f"still to follow ({DASH}: this kgpub prints no such line; the wall time includes "
-              "the search index).",
+              "still to follow" + ("." if said else f" ({DASH}: this kgpub prints no such line; "
+                                   "the wall time includes the search index)."),
               f"Full build of the same project: {fs(full) if full else DASH}; site files: "
               f"{_n(e.get('total_files'))}."]
     if e.get("file"):
