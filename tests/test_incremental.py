@@ -269,6 +269,9 @@ def test_the_command_publishes_the_edit_before_its_search_index(project, publish
     lines = run.stdout.splitlines()
     assert re.fullmatch(r"Published the edit in \d+\.\d s; the search index follows", lines[0])
     assert lines[1].startswith("Built ") and "incremental" in lines[1]
+    # the counts are both generations': the edited page's search fragment is replaced
+    written, removed = map(int, re.search(r"(\d+) written, (\d+) removed", lines[1]).groups())
+    assert written > 1 and removed >= 1
     assert generation_number(published) == before + 2
     assert not (published / layout.SEARCH_PENDING).exists()
     same_as_full_build(project, published, tmp_path)

@@ -193,7 +193,7 @@ def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
             clock.lap("publish")
             if published_first is not None:
                 published_first()
-            base = render.search_generation(out, context, state, done.later, clock)
+            base = render.search_generation(out, context, state, done.later, clock, done)
     except OSError as exc:
         if staged is not None:
             generation.discard(staged.gen)

@@ -212,9 +212,10 @@ def _later_search(context: Context, searchable: list[str], step: incremental.Pla
 
 
 def search_generation(out: Path, context: Context, state: incremental.State,
-                      later: LaterSearch, clock: Stopwatch) -> int | None:
+                      later: LaterSearch, clock: Stopwatch, done: Rendered) -> int | None:
     """Index the shards an update left pending into a new generation of `out` (the published
-    one brought up to date) and publish it. Returns the generation its journal applies to."""
+    one brought up to date) and publish it; `done` (the first generation's) then counts both.
+    Returns the generation its journal applies to."""
     staged = transaction.stage(out, generation.current(out))
     try:
         writer = transaction.Writer(staged.gen)
@@ -226,10 +227,15 @@ def search_generation(out: Path, context: Context, state: incremental.State,
         if writer.write(BUILD_STATE, incremental.dump(state)):
             written.append(BUILD_STATE)
         files = len({p for unit in state.units.values() for p in unit.files} | {BUILD_STATE})
-        return transaction.publish(out, staged, written, removed, files)
+        base = transaction.publish(out, staged, written, removed, files)
     except BaseException:
         generation.discard(staged.gen)
         raise
+    # What the two generations changed of the site published before them.
+    done.written = sorted((set(done.written) | set(written)) - {SEARCH_PENDING})
+    done.removed = sorted(set(done.removed) | (set(removed) - {SEARCH_PENDING}))
+    done.files = files
+    return base
 
 
 def _index(writer: transaction.Writer, shard_pages: int, state: incremental.State,
