@@ -38,7 +38,8 @@ def project(tmp_path_factory) -> Path:
     gen.generate(ENTRIES, root, seed=4)
     # Search in several shards, so that rebuilds index only some of them again.
     with (root / "kgpub.toml").open("a") as f:
-        f.write("\n[search]\nshard_pages = 40\n")
+        # and every rebuild allowed to publish its edit first does, however few its pages
+        f.write("\n[search]\nshard_pages = 40\npublish_first_pages = 0\n")
     return root
 
 
