@@ -34,16 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import generation
 from ..config import Project, load_project
 from ..errors import EXIT_INVALID, KgpubError
-from ..layout import (
-    HOME,
-    META_DIR,
-    OAI,
-    PREVIEW_EVENTS,
-    PREVIEW_SCRIPT,
-    PREVIEW_STYLE,
-    SEARCH_PENDING,
-    SPARQL,
-)
+from ..layout import HOME, META_DIR, OAI, PREVIEW_EVENTS, PREVIEW_SCRIPT, PREVIEW_STYLE, SPARQL
 from .snapshot import Publication
 from .watch import Builder, Issue, Outcome, build_once, changes, output_dir
 
@@ -209,14 +200,8 @@ class Preview:
     def build(self) -> str:
         return self.publication.current.build if self.publication else ""
 
-    def indexing(self) -> bool:
-        """Whether the build served waits for a search index (kgpub.build: SEARCH_PENDING)."""
-        return self.publication is not None and (
-            self.publication.current.root / SEARCH_PENDING).is_file()
-
     def state(self) -> str:
-        return json.dumps({"build": self.build(), "banner": banner(self.outcome),
-                           "indexing": self.indexing()},
+        return json.dumps({"build": self.build(), "banner": banner(self.outcome)},
                           ensure_ascii=False, separators=(",", ":"))
 
     async def changed(self, timeout: float) -> None:
