@@ -6,6 +6,7 @@ gives a full build's site."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kgpub import incremental
+from kgpub import incremental, layout
 from kgpub.build import build
 from kgpub.build.contents import renderers
 from kgpub.build.units import works
@@ -37,7 +38,8 @@ def project(tmp_path_factory) -> Path:
     gen.generate(ENTRIES, root, seed=4)
     # Search in several shards, so that rebuilds index only some of them again.
     with (root / "kgpub.toml").open("a") as f:
-        f.write("\n[search]\nshard_pages = 40\n")
+        # and every rebuild allowed to publish its edit first does, however few its pages
+        f.write("\n[search]\nshard_pages = 40\npublish_first_pages = 0\n")
     return root
 
 
@@ -247,4 +249,67 @@ def test_an_update_killed_before_publishing_leaves_the_old_site(project, publish
     assert not [g for g in gens.iterdir() if g.name.isdigit()
                 and g.name not in (Path(os.readlink(published)).name, Path(served).name)]
     assert any(b"Interrupted: " in data for data in tree_bytes(published).values())
+    same_as_full_build(project, published, tmp_path)
+
+
+def generation_number(out: Path) -> int:
+    return int(Path(os.readlink(out)).name)
+
+
+def test_the_command_publishes_the_edit_before_its_search_index(project, published, tmp_path,
+                                                                 kgpub_bin):
+    """`kgpub build` after an edit publishes it in one generation, says so, and its search
+    shards in the next one; --search-now publishes both in one generation."""
+    path = entry_files(project)[0]
+    title = re.search(r'dcterms:title "([^"]+)"', path.read_text()).group(1)
+    edit(path, f'"{title}"', f'"Early: {title}"')
+    before = generation_number(published)
+    run = subprocess.run([str(kgpub_bin), "build", "--project", str(project), "--out",
+                          str(published)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert re.fullmatch(r"Published the edit in \d+\.\d s; the search index follows", lines[0])
+    assert lines[1].startswith("Built ") and "incremental" in lines[1]
+    # the counts are both generations': the edited page's search fragment is replaced
+    written, removed = map(int, re.search(r"(\d+) written, (\d+) removed", lines[1]).groups())
+    assert written > 1 and removed >= 1
+    assert generation_number(published) == before + 2
+    assert not (published / layout.SEARCH_PENDING).exists()
+    same_as_full_build(project, published, tmp_path)
+
+    edit(path, f'"Early: {title}"', f'"Now: {title}"')
+    run = subprocess.run([str(kgpub_bin), "build", "--project", str(project), "--out",
+                          str(published), "--search-now"], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "Published the edit" not in run.stdout and run.stdout.startswith("Built ")
+    assert generation_number(published) == before + 3
+    same_as_full_build(project, published, tmp_path)
+
+
+def test_killed_between_the_edit_and_its_search_index(project, published, tmp_path):
+    """`kgpub build` killed (SIGKILL) once the edit is published, before the generation with
+    its search index: the edit is online, the shards left are named in SEARCH_PENDING, and
+    the next build (nothing edited since) indexes them: a full build's site."""
+    path = entry_files(project)[1]
+    title = re.search(r'dcterms:title "([^"]+)"', path.read_text()).group(1)
+    edit(path, f'"{title}"', f'"Half done: {title}"')
+    killed = (
+        "import os, signal, sys\n"
+        "from kgpub.build import render\n"
+        "render.search_generation = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "from kgpub.cli import main\n"
+        "main(sys.argv[1:])\n"
+    )
+    run = subprocess.run([sys.executable, "-c", killed, "build", "--project", str(project),
+                          "--out", str(published)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    assert run.stdout.startswith("Published the edit in ")
+    site = tree_bytes(published)
+    assert any(b"Half done: " in data for p, data in site.items() if p.endswith(".html"))
+    pending = json.loads(site[layout.SEARCH_PENDING])["shards"]
+    assert pending and pending != "all"
+    result = rebuild(project, published)
+    assert result.rendered == 0
+    assert not (published / layout.SEARCH_PENDING).exists()
     same_as_full_build(project, published, tmp_path)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from kgpub.layout import PREVIEW_EVENTS, PREVIEW_SCRIPT
+from kgpub.layout import PREVIEW_EVENTS, PREVIEW_SCRIPT, SEARCH_PENDING
 from kgpub.server.app import create_app
 from kgpub.server.preview import MAX_STREAMS, Preview, banner
 from kgpub.server.watch import MAX_ISSUES, Builder, Issue, Outcome, changes, rebuild
@@ -200,6 +200,37 @@ def test_a_builder_that_died_is_replaced(tmp_path):
     pids = asyncio.run(scenario())
     assert len(set(pids)) == 3
     assert "Retitled while its builder was killed" in (site / f"{ENTRY}.html").read_text()
+
+
+def test_the_builder_says_when_the_edit_is_online_before_its_search_index(tmp_path):
+    """The preview's builds publish an edit first and its search index in a second
+    generation; the builder says so in between, when the edit is already served."""
+    root = copy_project(tmp_path / "p")
+    with (root / "kgpub.toml").open("a") as f:  # however few the pages to index
+        f.write("\n[search]\npublish_first_pages = 0\n")
+    site = root / "site"
+    seen: list[tuple[float, str, bool]] = []
+
+    async def published(seconds: float) -> None:
+        seen.append((seconds, (site / f"{ENTRY}.html").read_text(),
+                     (site / SEARCH_PENDING).is_file()))
+
+    async def scenario() -> list[Outcome]:
+        builder = Builder(root, site)
+        try:
+            first = await builder.build(published)  # a first build: search in the same one
+            edit_file(root / ENTRY_FILE, TITLE, "Retitled before its search index")
+            return [first, await builder.build(published)]
+        finally:
+            await builder.close()
+
+    outcomes = asyncio.run(scenario())
+    assert all(o.ok for o in outcomes)
+    assert len(seen) == 1
+    seconds, page, pending = seen[0]
+    assert 0 < seconds < outcomes[1].seconds
+    assert "Retitled before its search index" in page and pending
+    assert not (site / SEARCH_PENDING).exists()
 
 
 # ---- the whole loop, for real --------------------------------------------------------------------

@@ -35,7 +35,8 @@ def project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("site-wide") / "project"
     gen.generate(60, root, seed=7)
     with (root / "kgpub.toml").open("a") as f:
-        f.write("\n[search]\nshard_pages = 30\n")
+        # every rebuild allowed to publish its edit first does, however few its pages
+        f.write("\n[search]\nshard_pages = 30\npublish_first_pages = 0\n")
     return root
 
 

@@ -6,6 +6,7 @@ Exit codes (pySHACL's convention): 0 ok, 1 invalid data, 2 usage or unreadable i
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -100,17 +101,28 @@ def validate(project_dir: Path, fmt: str, engine: str) -> None:
               help="Render every page, even when only some read data that changed.")
 @click.option("--timings", is_flag=True, default=False,
               help="Print the wall time of each stage of the build.")
-def build(project_dir: Path, out: Path | None, engine: str, full: bool, timings: bool) -> None:
+@click.option("--search-now", is_flag=True, default=False,
+              help="In a rebuild, publish the edit only with its search index (by default the "
+                   "edit is published first and the search index follows).")
+def build(project_dir: Path, out: Path | None, engine: str, full: bool, timings: bool,
+          search_now: bool) -> None:
     """Validate, then write the site: HTML, RDF per entity, dumps. Nothing is written on
     violations; the site is written as a new generation and published in one atomic step, so
     the previous one stays until the new one is complete. A rebuild after data edits renders
     only the pages that show something edited."""
     from .build import build as build_site
 
+    started = time.perf_counter()
+
+    def published() -> None:
+        click.echo(f"Published the edit in {time.perf_counter() - started:.1f} s; the search "
+                   "index follows")
+
     try:
         project = _project(project_dir)
         progress = _progress_bar() if sys.stderr.isatty() else None
-        result = build_site(project, out, progress, engine=engine, full=full)
+        result = build_site(project, out, progress, engine=engine, full=full,
+                            search_later=not search_now, published=published)
     except InvalidData as exc:
         click.echo(exc.report.to_text(), err=True)
         click.echo(

@@ -44,6 +44,10 @@ class Project:
     license: str | None = None
     page_size: int = 20  # entries per listing page
     shard_pages: int = 10_000  # pages per search bundle ([search] shard_pages; kgpub.search)
+    # A rebuild whose search shards to index hold at least this many pages publishes the edit
+    # first and its index in a second generation (when its caller allows: kgpub build does
+    # unless --search-now); below, Pagefind takes less than the second generation costs.
+    publish_first_pages: int = 1000
     repository: dict[str, Any] = field(default_factory=dict)
     # Query limits of the SPARQL endpoint ([sparql] in kgpub.toml).
     sparql: dict[str, Any] = field(default_factory=dict)
@@ -279,7 +283,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "commentary_heading": _text,
         "entry_types": _entry_types,
     },
-    "search": {"shard_pages": _int(1, 10_000_000)},
+    "search": {"shard_pages": _int(1, 10_000_000), "publish_first_pages": _int(0, 10_000_000)},
     "repository": {
         "name": _text,
         "admin_email": _emails,
@@ -346,12 +350,14 @@ def load_project(root: str | Path = ".") -> Project:
     languages = site.get("languages", ["en"])
     page_size = site.get("page_size", Project.page_size)
     shard_pages = cfg.get("search", {}).get("shard_pages", Project.shard_pages)
+    publish_first = cfg.get("search", {}).get("publish_first_pages", Project.publish_first_pages)
     sparql = dict(cfg.get("sparql", {}))
     store = sparql.pop("store", Project.store)
     project = Project(
         root=root,
         page_size=page_size,
         shard_pages=shard_pages,
+        publish_first_pages=publish_first,
         base=base,
         title=site.get("title", Project.title),
         description=site.get("description", ""),

@@ -69,12 +69,14 @@ def build(
     engine: str = "auto",
     full: bool = False,
     search_later: bool = False,
+    published: Callable[[], None] | None = None,
 ) -> BuildResult:
     """Validate and write the site as a new generation, then publish it. When the last build's
     state is there and only data files changed, only the units that read something that
     changed are rendered again (kgpub.incremental); otherwise all are (full=True forces it).
     search_later: an update publishes the edit first and the search shards it changed in a
-    second generation (kgpub.build.render.search_generation). Either way only files whose
+    second generation (kgpub.build.render.search_generation); published() is called once the
+    first is online (only when there is a second). Either way only files whose
     bytes change are written (unchanged files keep their inode
     and mtime, so HTTP validators stay valid), what is no longer produced is deleted, and the
     site is the same as a full build's. Raises OutputError when the output cannot be written
@@ -102,7 +104,7 @@ def build(
         result = _write(project, prepared, out, clock, progress,
                         workers or os.cpu_count() or 1, full,
                         earlier.state if earlier else None, checked.kept,
-                        search_later)
+                        search_later, published)
     finally:
         lock.release()
     result.report = report
@@ -148,7 +150,8 @@ def _output_step(step: Callable[[], object], out: Path) -> object:
 
 def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
            progress: Progress | None, workers: int, full: bool,
-           known: incremental.State | None, kept: bytes, search_later: bool = False) -> BuildResult:
+           known: incremental.State | None, kept: bytes, search_later: bool = False,
+           published_first: Callable[[], None] | None = None) -> BuildResult:
     """The build's writing half, holding the build lock: plan, stage the new generation,
     render into it, publish it, delete old generations."""
     staged: transaction.Staging | None = None
@@ -188,7 +191,9 @@ def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
         staged = None  # published: never discarded
         if done.later is not None:  # the search shards it left pending, published again
             clock.lap("publish")
-            base = render.search_generation(out, context, state, done.later, clock)
+            if published_first is not None:
+                published_first()
+            base = render.search_generation(out, context, state, done.later, clock, done)
     except OSError as exc:
         if staged is not None:
             generation.discard(staged.gen)

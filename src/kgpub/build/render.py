@@ -140,7 +140,7 @@ def update(context: Context, works: list[Work], step: incremental.Plan, workers:
     files no longer produced. The search shards whose pages changed are indexed again; with
     defer, they are left as they were, named in SEARCH_PENDING, and Rendered.later indexes
     them for a second generation (see search_generation), so an edit is published without
-    waiting for Pagefind."""
+    waiting for Pagefind (when they hold [search] publish_first_pages pages or more)."""
     state, had = step.state, step.had
     wanted = set(step.render)
     todo = [w for w in works if w.name in wanted]
@@ -154,6 +154,8 @@ def update(context: Context, works: list[Work], step: incremental.Plan, workers:
     searchable = sorted(p for name, unit in state.units.items() if name != incremental.SEARCH
                         for p in unit.searchable)
     later = _later_search(context, searchable, step, written)
+    defer = defer and later is not None and _pages_to_index(
+        later, context.index.project.shard_pages) >= context.index.project.publish_first_pages
     found: list[SearchIndex | BaseException] = []
     indexer = None
     if later is not None and not defer:
@@ -211,10 +213,19 @@ def _later_search(context: Context, searchable: list[str], step: incremental.Pla
     return LaterSearch(searchable, only, list(kept.files) if kept else [])
 
 
+def _pages_to_index(later: LaterSearch, shard_pages: int) -> int:
+    """The pages in the shards `later` names."""
+    if later.only is None:
+        return len(later.pages)
+    count = shard_count(len(later.pages), shard_pages)
+    return sum(1 for p in later.pages if shard_of(p, count) in later.only)
+
+
 def search_generation(out: Path, context: Context, state: incremental.State,
-                      later: LaterSearch, clock: Stopwatch) -> int | None:
+                      later: LaterSearch, clock: Stopwatch, done: Rendered) -> int | None:
     """Index the shards an update left pending into a new generation of `out` (the published
-    one brought up to date) and publish it. Returns the generation its journal applies to."""
+    one brought up to date) and publish it; `done` (the first generation's) then counts both.
+    Returns the generation its journal applies to."""
     staged = transaction.stage(out, generation.current(out))
     try:
         writer = transaction.Writer(staged.gen)
@@ -226,10 +237,15 @@ def search_generation(out: Path, context: Context, state: incremental.State,
         if writer.write(BUILD_STATE, incremental.dump(state)):
             written.append(BUILD_STATE)
         files = len({p for unit in state.units.values() for p in unit.files} | {BUILD_STATE})
-        return transaction.publish(out, staged, written, removed, files)
+        base = transaction.publish(out, staged, written, removed, files)
     except BaseException:
         generation.discard(staged.gen)
         raise
+    # What the two generations changed of the site published before them.
+    done.written = sorted((set(done.written) | set(written)) - {SEARCH_PENDING})
+    done.removed = sorted(set(done.removed) | (set(removed) - {SEARCH_PENDING}))
+    done.files = files
+    return base
 
 
 def _index(writer: transaction.Writer, shard_pages: int, state: incremental.State,

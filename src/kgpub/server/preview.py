@@ -157,10 +157,16 @@ class Preview:
             await self._dirty.wait()
             self._dirty.clear()
             try:
-                outcome = await self.builder.build()
+                outcome = await self.builder.build(self.published_first)
             except Exception as exc:  # noqa: BLE001 - no builder process (out of processes...)
                 outcome = Outcome.failed([Issue("", f"the build could not start: {exc}")], 0.0)
             await self.publish(outcome)
+
+    async def published_first(self, seconds: float) -> None:
+        """The edit is published, its search index not yet: switch to it and reload the open
+        pages now; the build's outcome follows with the second generation."""
+        await self.publish(Outcome(ok=True, seconds=seconds,
+                                   summary="Published the edit (the search index follows)"))
 
     async def publish(self, outcome: Outcome) -> None:
         """Take a build's outcome: switch to the new build at once when it was published,

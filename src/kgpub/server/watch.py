@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,9 @@ MAX_ISSUES = 20
 MAX_MESSAGE_CHARS = 600
 # The builder answers in one JSON line, bounded by the caps above; this bounds the read.
 MAX_ANSWER_BYTES = 1 << 20
+# The line a builder writes, before its answer, when the edit is published and its search
+# index follows in a second generation (then the seconds so far). An answer is JSON: "{".
+PUBLISHED = b"published "
 STOP_GRACE_SECONDS = 5.0  # for a build under way when the server stops; then it is killed
 
 
@@ -109,16 +112,23 @@ def output_dir(project_root: Path, site: Path | None) -> Path:
     return Path(site) if site is not None else Path(project_root) / "site"
 
 
-def rebuild(project_dir: Path, site: Path) -> Outcome:
+def rebuild(project_dir: Path, site: Path,
+            published: Callable[[float], None] | None = None) -> Outcome:
     """Validate and build the project into `site` the way `kgpub build` does (incremental when
-    only data changed), publishing a new generation on success; on any failure the published
+    only data changed; an edit is published before its search index, published(seconds) is
+    then called), publishing a new generation on success; on any failure the published
     build is untouched and the outcome says why, file:line where there is one."""
     from ..build import build
     from ..config import load_project
 
     started = time.monotonic()
+
+    def first() -> None:
+        if published is not None:
+            published(time.monotonic() - started)
+
     try:
-        result = build(load_project(project_dir), site)
+        result = build(load_project(project_dir), site, search_later=True, published=first)
     except InvalidData as exc:
         return Outcome.failed([Issue(p.where, _with_value(p.message, p.value), p.hint)
                                for p in exc.report.violations],
@@ -165,13 +175,15 @@ class Builder:
         self.site = Path(site)
         self._proc: asyncio.subprocess.Process | None = None
 
-    async def build(self) -> Outcome:
+    async def build(self, published: Callable[[float], Awaitable[None]] | None = None
+                    ) -> Outcome:
         """One build. A builder that stopped (killed while idle, or during the build: a build
-        killed before publishing changes nothing) is replaced and the build tried once more."""
+        killed before publishing changes nothing) is replaced and the build tried once more.
+        published(seconds) is awaited when an edit is online before its search index."""
         started = time.monotonic()
         for _ in range(2):
             proc = await self._process()
-            answer = await self._ask(proc)
+            answer = await self._ask(proc, published)
             if answer:
                 return Outcome.from_json(answer)
             code = await self._end(proc)
@@ -179,12 +191,16 @@ class Builder:
                                          "next change starts a new one")],
                               time.monotonic() - started)
 
-    async def _ask(self, proc: asyncio.subprocess.Process) -> bytes:
+    async def _ask(self, proc: asyncio.subprocess.Process,
+                   published: Callable[[float], Awaitable[None]] | None = None) -> bytes:
         assert proc.stdin is not None and proc.stdout is not None
         try:
             proc.stdin.write(b"build\n")
             await proc.stdin.drain()
-            return await proc.stdout.readline()
+            while (line := await proc.stdout.readline()).startswith(PUBLISHED):
+                if published is not None:  # the edit is online, its search index follows
+                    await published(float(line[len(PUBLISHED):]))
+            return line
         except (OSError, ValueError, asyncio.LimitOverrunError):
             return b""
 
@@ -270,8 +286,12 @@ def main(argv: list[str]) -> int:
     project_dir, site = Path(argv[0]), Path(argv[1])
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
+    def published(seconds: float) -> None:
+        answers.write(f"{PUBLISHED.decode()}{seconds:.3f}\n")
+        answers.flush()
+
     for _ in sys.stdin:
-        answers.write(rebuild(project_dir, site).to_json() + "\n")
+        answers.write(rebuild(project_dir, site, published).to_json() + "\n")
         answers.flush()
     return 0
 
