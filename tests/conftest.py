@@ -126,6 +126,31 @@ SLOW = {
     "test_sparql_endpoint.py::test_all_workers_busy_the_query_waits_its_turn",
 }
 
+# first: the modules that take longest (pytest --durations=0, whole module, fixtures included),
+# roughly longest first, those that build (CPU) alternating with those that mostly wait on a
+# server or a browser. They run first and the many short modules fill in after them, so the
+# xdist workers finish together (`make test` passes --no-loadscope-reorder: xdist would otherwise
+# start with the modules that have the most tests and leave these few long ones to the end).
+FIRST = [
+    "test_bench_smoke.py",  # ~80 s: a quick benchmark run and the Hugo comparison
+    "test_browse_flows.py",  # a browser: waits more than it computes, beside a build
+    "test_incremental.py",
+    "test_browser_pages.py",
+    "test_build_safety.py",
+    "test_store.py",
+    "test_query_engine.py",
+    "test_server_switch.py",
+    "test_preview.py",
+    "test_site_wide.py",
+    "test_server_hardening.py",
+    "test_revalidation.py",
+    "test_build.py",
+    "test_browse.py",
+    "test_cli_usage.py",
+    "test_live_preview.py",
+    "test_app_only.py",
+]
+
 TESTS = Path(__file__).parent
 MARKED = {"serial": SERIAL, "server": SERVER, "slow": SLOW}
 
@@ -145,6 +170,9 @@ def _check_table(marker: str, table: set[str], items) -> None:
 def pytest_collection_modifyitems(config, items):
     for marker, table in MARKED.items():
         _check_table(marker, table, items)
+    _check_table("first", set(FIRST), items)
+    rank = {name: i for i, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))  # stable: same order within
     for item in items:
         name = item.path.name
         test = f"{name}::{getattr(item, 'originalname', item.name)}"
