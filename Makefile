@@ -45,7 +45,7 @@ test: $(STAMP) browser-deps server-deps
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not serial"
 	$(BIN)/python -m pytest -m serial
 
-# The inner loop (under a minute on two cores): ruff, then the tests marked neither slow, server, browser
+# The inner loop (about a minute on two cores): ruff, then the tests marked neither slow, server, browser
 # nor serial (markers: pyproject.toml; where they apply: tests/conftest.py).
 test-fast: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
