@@ -37,19 +37,20 @@ browser-deps:
 server-deps:
 	@sh tests/install_servers.sh
 
-# Tests that measure no time run two at a time (one file per process); those that do run
-# alone afterwards (marker `serial`, tests/conftest.py).
+# Tests that measure no time run two at a time (one file per process, the longest files first:
+# FIRST in tests/conftest.py); the few that do run alone afterwards (marker `serial`).
 test: $(STAMP) browser-deps server-deps
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not serial"
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not serial"
 	$(BIN)/python -m pytest -m serial
 
-# The inner loop (under a minute on two cores): ruff, then the tests marked neither slow, server, browser
+# The inner loop (about a minute on two cores): ruff, then the tests marked neither slow, server, browser
 # nor serial (markers: pyproject.toml; where they apply: tests/conftest.py).
 test-fast: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow and not server and not browser and not serial"
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder \
+	  -m "not slow and not server and not browser and not serial"
 
 # mypy ([tool.mypy] in pyproject.toml): strict on the newer modules, the default checks on those
 # of the others that pass today. Not yet part of `make test`: the strict modules have errors.

@@ -34,11 +34,36 @@ from kgtest import (
 # An entry is a module ("test_x.py": all its tests) or a test ("test_x.py::test_y": all its
 # parameters).
 
-# serial: tests that assert latencies or timings. `make test` runs them alone, after the others
-# have run two at a time (pytest-xdist), so another test's load cannot skew them.
-SERIAL = {"test_sparql_load.py", "test_query_engine.py", "test_sparql_endpoint.py",
-          "test_sparql_exchange.py",
-          "test_store.py::test_time_limit_aborts_the_upstream_request"}
+# serial: tests that assert latencies or timings, or whose outcome depends on one query still
+# running while others queue. `make test` runs them alone, after the others have run two at a
+# time (pytest-xdist), so another test's load cannot skew them. Only those tests: the rest of
+# their modules runs in parallel (serial time is the costliest: one core idles).
+SERIAL = {
+    "test_sparql_load.py::test_pages_stay_fast_while_the_most_expensive_queries_are_checked",
+    "test_sparql_load.py::test_big_results_are_cut_and_do_not_grow_the_server",
+    "test_sparql_load.py::test_sixteen_clients_running_the_examples_get_no_503",
+    "test_sparql_load.py::test_one_client_flooding_slow_queries_does_not_starve_another",
+    "test_sparql_load.py::test_a_full_queue_is_503_with_retry_after",
+    "test_query_engine.py::test_check_query_never_evaluates",
+    "test_query_engine.py::test_startup_does_not_block_and_async_runs",
+    "test_query_engine.py::test_timeout_kills_the_query_while_others_are_served",
+    "test_query_engine.py::test_busy_pool_refuses_at_once_or_waits_when_allowed",
+    "test_query_engine.py::test_crashed_worker_is_replaced",
+    "test_query_engine.py::test_a_worker_ends_itself_if_nobody_kills_it",
+    "test_query_engine.py::test_an_expensive_check_is_stopped_by_the_time_limit",
+    "test_query_engine.py::test_a_full_queue_is_refused_at_once_with_retry_after",
+    "test_query_engine.py::test_a_wait_past_max_queue_wait_is_refused",
+    "test_query_engine.py::test_clients_take_turns",
+    "test_query_engine.py::test_a_flooding_client_gives_up_its_place",
+    "test_query_engine.py::test_waiting_costs_no_thread",
+    "test_query_engine.py::test_a_cancelled_wait_gives_its_place_back",
+    "test_sparql_endpoint.py::test_pathological_query_is_stopped_while_others_are_served",
+    "test_sparql_endpoint.py::test_all_workers_busy_the_query_waits_its_turn",
+    "test_sparql_endpoint.py::test_a_worker_killed_mid_query_is_503_with_retry_after",
+    "test_sparql_exchange.py::test_the_deadline_holds_and_the_loop_stays_free",
+    "test_sparql_exchange.py::test_a_worker_killed_mid_query_is_reported_and_replaced",
+    "test_store.py::test_time_limit_aborts_the_upstream_request",
+}
 
 # server: tests that start a real server (`kgpub serve`, mostly through
 # serverutil.running_server, or uvicorn).
@@ -101,6 +126,31 @@ SLOW = {
     "test_sparql_endpoint.py::test_all_workers_busy_the_query_waits_its_turn",
 }
 
+# first: the modules that take longest (pytest --durations=0, whole module, fixtures included),
+# roughly longest first, those that build (CPU) alternating with those that mostly wait on a
+# server or a browser. They run first and the many short modules fill in after them, so the
+# xdist workers finish together (`make test` passes --no-loadscope-reorder: xdist would otherwise
+# start with the modules that have the most tests and leave these few long ones to the end).
+FIRST = [
+    "test_bench_smoke.py",  # ~80 s: a quick benchmark run and the Hugo comparison
+    "test_browse_flows.py",  # a browser: waits more than it computes, beside a build
+    "test_incremental.py",
+    "test_browser_pages.py",
+    "test_build_safety.py",
+    "test_store.py",
+    "test_query_engine.py",
+    "test_server_switch.py",
+    "test_preview.py",
+    "test_site_wide.py",
+    "test_server_hardening.py",
+    "test_revalidation.py",
+    "test_build.py",
+    "test_browse.py",
+    "test_cli_usage.py",
+    "test_live_preview.py",
+    "test_app_only.py",
+]
+
 TESTS = Path(__file__).parent
 MARKED = {"serial": SERIAL, "server": SERVER, "slow": SLOW}
 
@@ -120,6 +170,9 @@ def _check_table(marker: str, table: set[str], items) -> None:
 def pytest_collection_modifyitems(config, items):
     for marker, table in MARKED.items():
         _check_table(marker, table, items)
+    _check_table("first", set(FIRST), items)
+    rank = {name: i for i, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))  # stable: same order within
     for item in items:
         name = item.path.name
         test = f"{name}::{getattr(item, 'originalname', item.name)}"

@@ -64,7 +64,7 @@ def wait_until_answered(url: str, proc: subprocess.Popen, timeout: float, what: 
                     return
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what} did not become ready: {output()}")
-        time.sleep(0.2)
+        time.sleep(0.05)  # a short poll: the tests start some forty servers
 
 
 def stop_group(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15) -> bool:
