@@ -387,8 +387,10 @@ def test_search_across_shards_finds_what_one_index_finds(page, browser_site, pag
         _wait_for_results(page)
         message = page.locator("#search .pagefind-ui__message")
         expect(message).to_contain_text("governance")
-        # The filters arrive after the results: read them once every facet is there.
-        expect(page.locator("#search .pagefind-ui__filter-name")).to_have_count(len(FILTERS))
+        # The filters arrive after the results (one fetch per filter, slow on a loaded
+        # machine): read them once every facet is there.
+        expect(page.locator("#search .pagefind-ui__filter-name")).to_have_count(
+            len(FILTERS), timeout=30_000)
         facets = page.locator("#search .pagefind-ui__filter-label").all_text_contents()
         visit(page, base, f"/search.html?q={WORD}")
         _wait_for_results(page)
