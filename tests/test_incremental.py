@@ -78,6 +78,19 @@ def same_as_full_build(project: Path, out: Path, tmp_path: Path) -> None:
     assert [p for p in full_tree if incremental_tree[p] != full_tree[p]] == []
 
 
+def build_killed_at(module: str, name: str, project: Path, out: Path):
+    """`kgpub build` in a process that kills itself (SIGKILL) where it calls module.name."""
+    code = ("import os, signal, sys\n"
+            f"import {module} as target\n"
+            f"target.{name} = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+            "from kgpub.cli import main\n"
+            "main(sys.argv[1:])\n")
+    run = subprocess.run([sys.executable, "-c", code, "build", "--project", str(project),
+                          "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    return run
+
+
 def rebuild(project: Path, out: Path):
     result = build(load_project(project), out)
     assert result.incremental
@@ -226,16 +239,7 @@ def test_an_update_killed_before_publishing_leaves_the_old_site(project, publish
     edit(path, f'"{title}"', f'"Interrupted: {title}"')
     served, before = os.readlink(published), tree_bytes(published)
     gens = published.parent / f".{published.name}.gen"
-    killed = (
-        "import os, signal, sys\n"
-        "from kgpub import generation\n"
-        "generation.publish = lambda out, gen: os.kill(os.getpid(), signal.SIGKILL)\n"
-        "from kgpub.cli import main\n"
-        "main(sys.argv[1:])\n"
-    )
-    run = subprocess.run([sys.executable, "-c", killed, "build", "--project", str(project),
-                          "--out", str(published)], capture_output=True, text=True, timeout=300)
-    assert run.returncode == -signal.SIGKILL, run.stderr
+    build_killed_at("kgpub.generation", "publish", project, published)
     assert os.readlink(published) == served
     assert tree_bytes(published) == before
     assert not any(b"Interrupted: " in data for data in before.values())
@@ -294,16 +298,7 @@ def test_killed_between_the_edit_and_its_search_index(project, published, tmp_pa
     path = entry_files(project)[1]
     title = re.search(r'dcterms:title "([^"]+)"', path.read_text()).group(1)
     edit(path, f'"{title}"', f'"Half done: {title}"')
-    killed = (
-        "import os, signal, sys\n"
-        "from kgpub.build import render\n"
-        "render.search_generation = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
-        "from kgpub.cli import main\n"
-        "main(sys.argv[1:])\n"
-    )
-    run = subprocess.run([sys.executable, "-c", killed, "build", "--project", str(project),
-                          "--out", str(published)], capture_output=True, text=True, timeout=300)
-    assert run.returncode == -signal.SIGKILL, run.stderr
+    run = build_killed_at("kgpub.build.render", "search_generation", project, published)
     assert run.stdout.startswith("Published the edit in ")
     site = tree_bytes(published)
     assert any(b"Half done: " in data for p, data in site.items() if p.endswith(".html"))
