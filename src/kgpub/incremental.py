@@ -63,6 +63,9 @@ class Unit:
     files: list[str]  # site-relative paths it wrote
     searchable: list[str]  # those of them in the search index
     read: array  # what it read: indexes into State.keys
+    # As the state file holds it (files, searchable, read), when it was loaded from one:
+    # written again as it is while the key table keeps its numbering (kgpub.incremental.dump).
+    stored: list[str] | None = None
 
 
 @dataclass
@@ -192,12 +195,20 @@ def plan(previous: State, project: Project, sources: Sources, graph: Graph,
 
 
 def dump(state: State) -> bytes:
-    used = sorted({i for unit in state.units.values() for i in unit.read},
-                  key=state.keys.__getitem__)
+    used_ids: set[int] = set()
+    for unit in state.units.values():
+        used_ids.update(unit.read)  # C speed: a unit reads hundreds of keys
+    used = sorted(used_ids, key=state.keys.__getitem__)
+    # Most rebuilds read no key the last build did not: the table then keeps its numbering
+    # and the units not rendered again are written as they were read.
+    same = used == list(range(len(used)))
     renumber = {old: new for new, old in enumerate(used)}
     units = {}
     for name, unit in sorted(state.units.items()):
-        read = array("I", sorted(renumber[i] for i in unit.read))
+        if same and unit.stored is not None:
+            units[name] = unit.stored
+            continue
+        read = array("I", sorted(unit.read if same else map(renumber.__getitem__, unit.read)))
         units[name] = ["\n".join(unit.files), "\n".join(unit.searchable),
                        base64.b64encode(read.tobytes()).decode("ascii")]
     doc = {"format": FORMAT, "inputs": state.inputs, "data": state.data,
@@ -215,13 +226,14 @@ def load(site: Path) -> State | None:
             return None
         keys = doc["keys"]
         units = {}
-        for name, (files_, searchable, read) in doc["units"].items():
+        for name, stored in doc["units"].items():
+            files_, searchable, read = stored
             ids = array("I")
             ids.frombytes(base64.b64decode(read))
             if ids and max(ids) >= len(keys):
                 return None
             units[name] = Unit(files_.split("\n") if files_ else [],
-                               searchable.split("\n") if searchable else [], ids)
+                               searchable.split("\n") if searchable else [], ids, stored)
         return State(inputs=doc["inputs"], data=doc["data"], subjects=doc["subjects"],
                      nav=doc["nav"], derived=doc["derived"], units=units, keys=keys,
                      ids={k: i for i, k in enumerate(keys)})

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from ..index import Index
 from ..render.html import HtmlRenderer
 from ..render.pieces import piece
+from ..render.templates import compile_all
 from ..search import is_searchable
 from .contents import unit_files
 from .transaction import Writer
@@ -92,6 +93,8 @@ def render_all(
         if progress:
             progress(total, total)
         return site_done
+    for renderer in context.html:
+        compile_all(renderer.env)
     # Objects that exist now are never collected in the workers: the garbage collector does
     # not touch (and copy) the pages they share with this process.
     gc.freeze()

@@ -35,9 +35,11 @@ def safe_url(url: str | None) -> str | None:
 @cache
 def environment(lang: str = "en") -> Environment:
     """The Jinja environment of one language: its gettext catalogue is installed, so the
-    templates' {{ _("...") }} strings come out in that language. Its templates are compiled
-    now, once per process (a build forks its renderers after this), and never checked for
-    changes on disk: templates are part of the installed package."""
+    templates' {{ _("...") }} strings come out in that language. A template is compiled when
+    first rendered, once per process (a rebuild renders a few page kinds: compiling the others
+    in three languages cost more than rendering its pages; a build that forks renderers
+    compiles them all before: compile_all), and never checked for changes on disk: templates
+    are part of the installed package."""
     env = TranslatedEnvironment(
         lang,
         loader=PackageLoader("kgpub", "templates"),
@@ -52,9 +54,14 @@ def environment(lang: str = "en") -> Environment:
     env.filters["safe_url"] = safe_url
     env.filters["text"] = lambda label: text_html(label, lang)
     env.globals["language_name"] = language_name
+    return env
+
+
+def compile_all(env: Environment) -> None:
+    """Compile every template now: forked workers then share them instead of each compiling
+    its own."""
     for name in env.list_templates(extensions=["html"]):
         env.get_template(name)
-    return env
 
 
 class TranslatedEnvironment(Environment):
