@@ -191,3 +191,21 @@ def test_the_harvesting_files_from_pieces_are_those_made_from_the_graph(project)
     (tmp / layout.META_DIR).mkdir(parents=True, exist_ok=True)
     (tmp / layout.SITE_PIECES).write_bytes(write_pieces(pieces))
     assert read_pieces(tmp) == {p.iri: p for p in pieces}
+
+
+def test_the_pieces_record_keeps_any_date_text(tmp_path):
+    """A date is any literal's text: plain ones are written and read without the JSON coder,
+    the others (quotes, backslashes, control characters) JSON-quoted; all read back as made."""
+    from kgpub.render.pieces import Piece, read_pieces, write_pieces
+
+    dates = ["2021-05-03", "", "c. 1990", 'the "late" 90s', "a\\b", "tab\there", "line\nbreak",
+             "\x00\x1f\x7f", "été\u2028"]
+    pieces = [Piece(f"https://example.org/e{n}", "", "", "", date, "")
+              for n, date in enumerate(dates)]
+    (tmp_path / layout.META_DIR).mkdir()
+    raw = write_pieces(pieces)
+    assert raw.count(b"\n") == len(pieces) + 1  # one line each, whatever the date holds
+    (tmp_path / layout.SITE_PIECES).write_bytes(raw)
+    assert read_pieces(tmp_path) == {p.iri: p for p in pieces}
+    (tmp_path / layout.SITE_PIECES).write_bytes(raw.replace(b'\t"c. 1990"', b'\t"c. "1990"'))
+    assert read_pieces(tmp_path) is None  # damaged: not JSON

@@ -112,3 +112,18 @@ def test_macros_are_imported_without_the_context():
     for name in env.list_templates(extensions=["html"]):
         source, _, _ = env.loader.get_source(env, name)
         assert "with context" not in source, name
+
+
+def test_templates_compile_when_first_rendered_or_all_before_forking():
+    """A rebuild renders a few page kinds: a fresh environment compiles none until one is
+    asked for; compile_all (before render workers fork) compiles every one."""
+    from kgpub.render.templates import compile_all
+
+    environment.cache_clear()
+    env = environment("fr")
+    assert env.cache is not None and len(env.cache) == 0
+    env.get_template("listing.html")
+    compiled = {key[1] for key in env.cache}
+    assert "listing.html" in compiled and "sparql.html" not in compiled
+    compile_all(env)
+    assert {key[1] for key in env.cache} == set(env.list_templates(extensions=["html"]))

@@ -38,7 +38,8 @@ def sitemaps(
     URLs a sitemap index over numbered files. pages_lastmod: each published entity's page_lastmod,
     in entity order, when known (kgpub.render.pieces)."""
     base = index.base
-    entries = [(base + p, default_datestamp(index)) for p in extra_pages]
+    default = default_datestamp(index)
+    entries = [(base + p, default) for p in extra_pages]
     known: dict[str, str] = {}
     lastmod = pages_lastmod if pages_lastmod is not None else {
         iri: page_lastmod(index, iri, known) for iri in index.entities

@@ -256,21 +256,28 @@ def _slug(iri: str, prefixes: dict[str, str]) -> str:
 
 
 def _vocabularies(index: Index) -> set[str]:
-    used = {t.predicate.value for t in index.triples}
-    used |= {t.object.value for t in index.triples  # type: ignore[union-attr]
-             if t.predicate.value == RDF_TYPE}
+    # The properties and classes used, a subject at a time (a pass over the triples made a
+    # string of every predicate, twice).
+    used: set[str] = set()
+    for _subject, preds in index.statements():
+        used.update(preds)
+        used.update(o.value for o in preds.get(RDF_TYPE, ()))
     known = [index.vocab, SKOS, DCT, FOAF, "http://www.w3.org/ns/org#",
              "http://www.w3.org/2002/07/owl#", "http://www.w3.org/2000/01/rdf-schema#"]
     return {ns for ns in known if any(u.startswith(ns) for u in used)}
 
 
 def _examples(index: Index) -> list[str]:
-    picks = []
-    for kind in ("topic", "entry", "agent", "place"):
-        found = [e for e in index.of_kind(kind) if not index.is_tombstone(e)]
-        if found:
-            picks.append(found[0])
-    return picks
+    """The first live entity of each of these kinds, in one pass that stops when all are found."""
+    kinds = ("topic", "entry", "agent", "place")
+    first: dict[str, str] = {}
+    for e in index.entities:
+        kind = index.kind(e)
+        if kind in kinds and kind not in first and not index.is_tombstone(e):
+            first[kind] = e
+            if len(first) == len(kinds):
+                break
+    return [first[k] for k in kinds if k in first]
 
 
 def void_documents(index: Index, modified_at: str | None = None) -> list[tuple[str, bytes]]:
