@@ -350,24 +350,3 @@ def test_a_build_runs_the_cycle_collector_rarely_and_restores_it(project, publis
     rebuild(project, published)
     assert seen and seen[0][0] >= pipeline.COLLECT_EVERY > before[0]
     assert gc.get_threshold() == before
-
-
-def test_a_rebuild_of_a_large_site_renders_while_it_writes_the_navigation(
-        project, published, tmp_path, monkeypatch):
-    """On a site large enough for its full builds to fork renderers, a rebuild renders its few
-    units in a forked worker while this process writes the navigation pages and the dumps
-    (here any size counts as large); the site is still a full build's."""
-    from kgpub.build import executor
-    from kgpub.build import render as render_stage
-
-    monkeypatch.setattr(render_stage, "PARALLEL_MIN_ENTITIES", 0)
-    forks = []
-    real = executor.mp.get_context
-    monkeypatch.setattr(executor.mp, "get_context",
-                        lambda method=None: forks.append(method) or real(method))
-    target = entry_files(project)[2]
-    title = re.search(r'dcterms:title "([^"]+)"', target.read_text()).group(1)
-    edit(target, f'"{title}"', f'"Overlapped: {title}"')
-    result = build(load_project(project), published, workers=2)
-    assert result.incremental and 0 < result.rendered and forks == ["fork"]
-    same_as_full_build(project, published, tmp_path)

@@ -74,18 +74,15 @@ class Context:
 
 def render_all(
     context: Context, works: list[Work], workers: int, progress: Progress | None,
-    site: Callable[[], Done | None], take: Callable[[Done], None], overlap: bool = False,
+    site: Callable[[], Done | None], take: Callable[[Done], None],
 ) -> Done | None:
     """Render the units (in forked workers when there are many), handing each result to take()
     as it comes (a site's worth of results would hold every path and key at once), and
-    meanwhile, in this process, the site-wide files: site()'s result is returned.
-    overlap: fork workers for a few units too, when site() is the larger part (a rebuild of
-    a site with PARALLEL_MIN_ENTITIES entities or more, whose full builds fork anyway)."""
+    meanwhile, in this process, the site-wide files: site()'s result is returned."""
     chunks = _chunks(works)
     total, done = len(works) + 1, 0
     entities = sum(1 for w in works if isinstance(w, EntityWork))
-    few = entities < PARALLEL_MIN_ENTITIES and not (overlap and works)
-    if workers <= 1 or few or "fork" not in mp.get_all_start_methods():
+    if workers <= 1 or entities < PARALLEL_MIN_ENTITIES or "fork" not in mp.get_all_start_methods():
         for chunk in chunks:
             for result in context.render(chunk):
                 take(result)
@@ -103,7 +100,7 @@ def render_all(
     gc.freeze()
     try:
         # Forked: the initializer's argument is inherited, not pickled.
-        with mp.get_context("fork").Pool(min(workers, len(chunks)), initializer=_start_worker,
+        with mp.get_context("fork").Pool(workers, initializer=_start_worker,
                                          initargs=(context,)) as pool:
             pending = pool.imap_unordered(_render_in_worker, chunks)
             site_done = site()

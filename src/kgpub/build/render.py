@@ -15,7 +15,7 @@ from ..render.pieces import Piece, piece, read_pieces
 from ..search import SearchIndex, build_search_index, shard_count, shard_of, shard_of_file
 from . import transaction
 from .contents import common_files, harvest_files
-from .executor import PARALLEL_MIN_ENTITIES, Context, Progress, render_all
+from .executor import Context, Progress, render_all
 from .timings import Stopwatch
 from .units import Done, Work
 
@@ -146,12 +146,8 @@ def update(context: Context, works: list[Work], step: incremental.Plan, workers:
     todo = [w for w in works if w.name in wanted]
     taken = _Taken(state)
     written, made, take = taken.written, taken.made, taken.take
-    # The navigation pages and the dumps (the larger part of a rebuild of a large site) are
-    # written meanwhile: no searchable page is among them, and no unit's piece.
-    site_wide = SiteWide(context, update=True)
-    overlap = len(context.index.entities) >= PARALLEL_MIN_ENTITIES
-    render_all(context, todo, workers, progress, site_wide.write_common, take, overlap)
-    clock.lap("render (navigation pages and dumps meanwhile)")
+    render_all(context, todo, workers, progress, lambda: None, take)
+    clock.lap("render")
     # The searchable pages are all written now (no site-wide file is one): the shards to index
     # again are known, and Pagefind (a process of its own) indexes them while this process
     # writes the site-wide files.
@@ -167,6 +163,8 @@ def update(context: Context, works: list[Work], step: incremental.Plan, workers:
             found, context.writer.root, context.index.project.shard_pages, later))
         indexer.start()
     try:
+        site_wide = SiteWide(context, update=True)
+        site_wide.write_common()
         site = site_wide.write_harvest(made)
         clock.lap("site-wide files (search meanwhile)" if indexer else "site-wide files")
     finally:
