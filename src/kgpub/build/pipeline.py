@@ -87,11 +87,11 @@ def build(
         return _build(project, out, progress, workers, engine, full, search_later, published)
 
 
-# A build makes hundreds of thousands of containers (the graph's maps, the index, the
-# navigation, the state) that live until it ends. Python's cyclic collector, run every 700
-# allocations of one, traversed them again and again: 40% of building the graph at 20,000
-# entries, more the larger the graph. Run 100x less often, it still collects the cycles
-# the build discards (pySHACL's graphs), and costs a few percent.
+# A build makes hundreds of thousands of containers (the sources, the state, the graph's maps,
+# the index, the navigation) that live until it ends. Python's cyclic collector, run every 700
+# allocations of one, traversed them again and again, the more the larger the graph: making
+# the graph took 50, 85 and 115 µs an entry at 2k, 10k and 20k entries, and 39, 53 and 67 µs
+# with the collector run 100x less often, which still collects the cycles a build discards.
 COLLECT_EVERY = 70_000
 
 

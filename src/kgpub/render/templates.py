@@ -36,10 +36,9 @@ def safe_url(url: str | None) -> str | None:
 def environment(lang: str = "en") -> Environment:
     """The Jinja environment of one language: its gettext catalogue is installed, so the
     templates' {{ _("...") }} strings come out in that language. A template is compiled when
-    first rendered, once per process (a rebuild renders a few page kinds: compiling the others
-    in three languages cost more than rendering its pages; a build that forks renderers
-    compiles them all before: compile_all), and never checked for changes on disk: templates
-    are part of the installed package."""
+    first rendered, once per process (a rebuild compiles only the page kinds it renders; a
+    build that forks renderers compiles them all before: compile_all), and never checked for
+    changes on disk: templates are part of the installed package."""
     env = TranslatedEnvironment(
         lang,
         loader=PackageLoader("kgpub", "templates"),
