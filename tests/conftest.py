@@ -72,6 +72,7 @@ SERVER = {
     "test_deploy_w3id.py",  # Apache httpd
     "test_deployment.py",  # nginx, `kgpub serve --app-only --store`, Oxigraph, `kgpub serve`
     "test_bench_smoke.py",  # bench/run.py serves the generated sites
+    "test_bench_peers.py",  # an Oxigraph server beside `kgpub serve`
     "test_clients.py",
     "test_harvest.py",
     "test_server_hardening.py",
@@ -92,8 +93,10 @@ SERVER = {
 # module's fixture is the slow part.
 SLOW = {
     "test_bench_smoke.py",
+    "test_bench_peers.py",
     "test_build_safety.py",  # every test builds a project, most several times (~30 s in all)
-    "test_incremental.py",  # every test rebuilds a generated 150-entry project
+    "test_incremental.py",  # every test rebuilds a generated 80-entry project
+    "test_incremental_publish.py",  # the same, and kills builds
     "test_server_switch.py",
     "test_sparql_load.py",
     "test_sparql_exchange.py",  # a pool per test: workers to start
