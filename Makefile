@@ -38,12 +38,13 @@ server-deps:
 	@sh tests/install_servers.sh
 
 # Tests that measure no time run two at a time (one file per process, the longest files first:
-# FIRST in tests/conftest.py); the few that do run alone afterwards (marker `serial`).
+# FIRST in tests/conftest.py); the few that do run alone afterwards (marker `serial`), collected
+# from the modules that hold them only (tests/serial_files.py reads SERIAL in tests/conftest.py).
 test: $(STAMP) browser-deps server-deps
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not serial"
-	$(BIN)/python -m pytest -m serial
+	$(BIN)/python -m pytest -m serial $$($(BIN)/python tests/serial_files.py)
 
 # The inner loop (about a minute on two cores): ruff, then the tests marked neither slow, server, browser
 # nor serial (markers: pyproject.toml; where they apply: tests/conftest.py).

@@ -72,6 +72,7 @@ SERVER = {
     "test_deploy_w3id.py",  # Apache httpd
     "test_deployment.py",  # nginx, `kgpub serve --app-only --store`, Oxigraph, `kgpub serve`
     "test_bench_smoke.py",  # bench/run.py serves the generated sites
+    "test_bench_peers.py",  # an Oxigraph server beside `kgpub serve`
     "test_clients.py",
     "test_harvest.py",
     "test_server_hardening.py",
@@ -92,8 +93,10 @@ SERVER = {
 # module's fixture is the slow part.
 SLOW = {
     "test_bench_smoke.py",
+    "test_bench_peers.py",
     "test_build_safety.py",  # every test builds a project, most several times (~30 s in all)
-    "test_incremental.py",  # every test rebuilds a generated 150-entry project
+    "test_incremental.py",  # every test rebuilds a generated 80-entry project
+    "test_incremental_publish.py",  # the same, and kills builds
     "test_server_switch.py",
     "test_sparql_load.py",
     "test_sparql_exchange.py",  # a pool per test: workers to start
@@ -131,24 +134,33 @@ SLOW = {
 # server or a browser. They run first and the many short modules fill in after them, so the
 # xdist workers finish together (`make test` passes --no-loadscope-reorder: xdist would otherwise
 # start with the modules that have the most tests and leave these few long ones to the end).
+# A worker is handed the next module of the list when its current one has two tests or fewer
+# left (xdist's loadfile), so a one-test module takes the next one with it: the two bench
+# modules (CPU) go to one worker while the browser modules (waits) start on the other.
 FIRST = [
-    "test_bench_smoke.py",  # ~80 s: a quick benchmark run and the Hugo comparison
+    "test_bench_smoke.py",  # ~30 s alone: a quick benchmark run
     "test_browse_flows.py",  # a browser: waits more than it computes, beside a build
-    "test_incremental.py",
+    "test_bench_peers.py",  # ~25 s: Hugo and an Oxigraph server beside kgpub
     "test_browser_pages.py",
-    "test_build_safety.py",
-    "test_store.py",
+    "test_incremental.py",
     "test_query_engine.py",
+    "test_build_safety.py",
     "test_server_switch.py",
+    "test_incremental_publish.py",
     "test_preview.py",
+    "test_store.py",
+    "test_engines.py",
+    "test_deployment.py",
     "test_site_wide.py",
     "test_server_hardening.py",
-    "test_revalidation.py",
     "test_build.py",
-    "test_browse.py",
     "test_cli_usage.py",
+    "test_revalidation.py",
+    "test_browse.py",
     "test_live_preview.py",
     "test_app_only.py",
+    "test_generate.py",
+    "test_deploy_nginx.py",
 ]
 
 TESTS = Path(__file__).parent

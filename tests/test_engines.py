@@ -173,7 +173,7 @@ def test_blank_node_numbering_is_checked(extra, monkeypatch, caplog):
 def test_generated_project_with_violations_same_report(tmp_path):
     out = tmp_path / "generated"
     subprocess.run(
-        [sys.executable, str(REPO / "bench" / "generate.py"), "--entries", "400", "--out", str(out),
+        [sys.executable, str(REPO / "bench" / "generate.py"), "--entries", "150", "--out", str(out),
          "--seed", "1", "--violations", "12"],
         check=True, capture_output=True,
     )

@@ -22,7 +22,7 @@ from kgtest import bench_generator, tree_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 KGPUB = Path(sys.executable).with_name("kgpub")
-VALIDATED_ENTRIES = 300
+VALIDATED_ENTRIES = 150
 
 
 gen = bench_generator()

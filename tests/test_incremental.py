@@ -1,101 +1,47 @@
 """Incremental rebuilds (kgpub.incremental): after edits of every kind an editor makes, a rebuild
 renders only part of the site and the result is byte for byte a full build's; what cannot be
-known from the data alone (ontology, configuration, files added) falls back to a full build; an
-update killed before it publishes its generation leaves the old site served, and the next build
-gives a full build's site."""
+known from the data alone (ontology, configuration, files added) falls back to a full build.
+How an update publishes (the edit before its search index, and killed on the way): in
+test_incremental_publish.py."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
-import shutil
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from incrementalutil import (
+    BASE,
+    blocks,
+    edit,
+    entry_files,
+    make_project,
+    publish,
+    rebuild,
+    same_as_full_build,
+)
 from kgpub import incremental, layout
-from kgpub.build import build
 from kgpub.build.contents import renderers
 from kgpub.build.units import works
 from kgpub.config import load_project
 from kgpub.graph import Graph
 from kgpub.index import Index
 from kgpub.load import load_sources
-from kgtest import bench_generator, tree_bytes
-
-gen = bench_generator()
-ENTRIES = 150
-BASE = "https://w3id.org/sphr/"
+from kgtest import tree_bytes
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("incremental") / "project"
-    gen.generate(ENTRIES, root, seed=4)
-    # Search in several shards, so that rebuilds index only some of them again.
-    with (root / "kgpub.toml").open("a") as f:
-        # and every rebuild allowed to publish its edit first does, however few its pages
-        f.write("\n[search]\nshard_pages = 40\npublish_first_pages = 0\n")
-    return root
+    return make_project(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def published(project, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("incremental-site") / "site"
-    result = build(load_project(project), out)
-    assert not result.incremental
-    assert len(list((out / "_pagefind").glob("shard-*"))) >= 2
-    return out
-
-
-def entry_files(project: Path) -> list[Path]:
-    """The entry files, those with most dated entries first."""
-    return sorted((project / "data" / "entries").rglob("*.ttl"),
-                  key=lambda p: (-p.read_text().count("dcterms:date "), p))
-
-
-def blocks(text: str) -> list[str]:
-    """The statements of a generated file, one per subject, in order."""
-    return [b for b in text.split("\n\n") if re.match(r"resource:\S+ a ", b)]
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1))
-
-
-def same_as_full_build(project: Path, out: Path, tmp_path: Path) -> None:
-    shutil.rmtree(tmp_path / "full", ignore_errors=True)
-    fresh = tmp_path / "full" / "site"
-    build(load_project(project), fresh, full=True)
-    incremental_tree, full_tree = tree_bytes(out), tree_bytes(fresh)
-    assert sorted(incremental_tree) == sorted(full_tree)
-    assert [p for p in full_tree if incremental_tree[p] != full_tree[p]] == []
-
-
-def build_killed_at(module: str, name: str, project: Path, out: Path):
-    """`kgpub build` in a process that kills itself (SIGKILL) where it calls module.name."""
-    code = ("import os, signal, sys\n"
-            f"import {module} as target\n"
-            f"target.{name} = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
-            "from kgpub.cli import main\n"
-            "main(sys.argv[1:])\n")
-    run = subprocess.run([sys.executable, "-c", code, "build", "--project", str(project),
-                          "--out", str(out)], capture_output=True, text=True, timeout=300)
-    assert run.returncode == -signal.SIGKILL, run.stderr
-    return run
-
-
-def rebuild(project: Path, out: Path):
-    result = build(load_project(project), out)
-    assert result.incremental
-    return result
+    return publish(project, tmp_path_factory)
 
 
 def test_nothing_changed_renders_nothing(project, published, kgpub_bin):
@@ -229,86 +175,6 @@ def test_what_is_not_data_means_a_full_build(project, published):
         assert planned() is None
     finally:
         extra.unlink()
-
-
-def test_an_update_killed_before_publishing_leaves_the_old_site(project, published, tmp_path):
-    """A build killed (SIGKILL) once its generation is complete, just before publishing it: the
-    old generation is still the one published, untouched; the next build deletes the
-    unpublished one and gives a full build's site."""
-    path = entry_files(project)[-1]
-    title = re.search(r'dcterms:title "([^"]+)"', path.read_text()).group(1)
-    edit(path, f'"{title}"', f'"Interrupted: {title}"')
-    served, before = os.readlink(published), tree_bytes(published)
-    gens = published.parent / f".{published.name}.gen"
-    build_killed_at("kgpub.generation", "publish", project, published)
-    assert os.readlink(published) == served
-    assert tree_bytes(published) == before
-    assert not any(b"Interrupted: " in data for data in before.values())
-    unpublished = [g for g in gens.iterdir() if g.name.isdigit() and int(g.name) > int(
-        Path(served).name)]
-    assert len(unpublished) == 1
-    assert (unpublished[0] / incremental.STATE).is_file()  # complete, but never published
-    result = rebuild(project, published)
-    assert result.changed > 0
-    assert os.readlink(published) != served
-    assert not [g for g in gens.iterdir() if g.name.isdigit()
-                and g.name not in (Path(os.readlink(published)).name, Path(served).name)]
-    assert any(b"Interrupted: " in data for data in tree_bytes(published).values())
-    same_as_full_build(project, published, tmp_path)
-
-
-def generation_number(out: Path) -> int:
-    return int(Path(os.readlink(out)).name)
-
-
-def test_the_command_publishes_the_edit_before_its_search_index(project, published, tmp_path,
-                                                                 kgpub_bin):
-    """`kgpub build` after an edit publishes it in one generation, says so, and its search
-    shards in the next one; --search-now publishes both in one generation."""
-    path = entry_files(project)[0]
-    title = re.search(r'dcterms:title "([^"]+)"', path.read_text()).group(1)
-    edit(path, f'"{title}"', f'"Early: {title}"')
-    before = generation_number(published)
-    run = subprocess.run([str(kgpub_bin), "build", "--project", str(project), "--out",
-                          str(published)], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    lines = run.stdout.splitlines()
-    assert re.fullmatch(r"Published the edit in \d+\.\d s; the search index follows", lines[0])
-    assert lines[1].startswith("Built ") and "incremental" in lines[1]
-    # the counts are both generations': the edited page's search fragment is replaced
-    written, removed = map(int, re.search(r"(\d+) written, (\d+) removed", lines[1]).groups())
-    assert written > 1 and removed >= 1
-    assert generation_number(published) == before + 2
-    assert not (published / layout.SEARCH_PENDING).exists()
-    same_as_full_build(project, published, tmp_path)
-
-    edit(path, f'"Early: {title}"', f'"Now: {title}"')
-    run = subprocess.run([str(kgpub_bin), "build", "--project", str(project), "--out",
-                          str(published), "--search-now"], capture_output=True, text=True,
-                         timeout=300)
-    assert run.returncode == 0, run.stderr
-    assert "Published the edit" not in run.stdout and run.stdout.startswith("Built ")
-    assert generation_number(published) == before + 3
-    same_as_full_build(project, published, tmp_path)
-
-
-def test_killed_between_the_edit_and_its_search_index(project, published, tmp_path):
-    """`kgpub build` killed (SIGKILL) once the edit is published, before the generation with
-    its search index: the edit is online, the shards left are named in SEARCH_PENDING, and
-    the next build (nothing edited since) indexes them: a full build's site."""
-    path = entry_files(project)[1]
-    title = re.search(r'dcterms:title "([^"]+)"', path.read_text()).group(1)
-    edit(path, f'"{title}"', f'"Half done: {title}"')
-    run = build_killed_at("kgpub.build.render", "search_generation", project, published)
-    assert run.stdout.startswith("Published the edit in ")
-    site = tree_bytes(published)
-    assert any(b"Half done: " in data for p, data in site.items() if p.endswith(".html"))
-    pending = json.loads(site[layout.SEARCH_PENDING])["shards"]
-    assert pending and pending != "all"
-    result = rebuild(project, published)
-    assert result.rendered == 0
-    assert not (published / layout.SEARCH_PENDING).exists()
-    same_as_full_build(project, published, tmp_path)
 
 
 def test_the_state_is_written_again_as_it_was_read(project, published, monkeypatch):

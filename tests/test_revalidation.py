@@ -22,7 +22,7 @@ from kgpub.validate.revalidation import Earlier, revalidate
 from kgtest import bench_generator, tree_bytes
 
 gen = bench_generator()
-ENTRIES = 150
+ENTRIES = 80
 SH = "@prefix sh: <http://www.w3.org/ns/shacl#> .\n@prefix ex: <urn:ex:> .\n"
 
 
