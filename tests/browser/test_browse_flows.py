@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.request
 from datetime import date, datetime
 from urllib.parse import urlsplit
@@ -380,6 +381,24 @@ def test_search_filter_by_type_then_find_an_entry_by_a_word_of_its_summary(page,
     _no_csp_errors(page)
 
 
+def _settled_facets(page, want: list[str] | None, seconds: float = 30) -> list[str]:
+    """The facet labels with their counts ("Guide (2)"), sorted, once Pagefind has counted the
+    results in them: the labels come first with counts of 0, and with several shards the counts
+    are summed as each shard answers. Read until they equal `want` or, without one, until two
+    reads 0.5 s apart agree and some count is not 0; the last read when time runs out."""
+    deadline = time.monotonic() + seconds
+    last: list[str] | None = None
+    while True:
+        labels = page.locator("#search .pagefind-ui__filter-label").all_text_contents()
+        now = sorted(" ".join(label.split()) for label in labels)
+        settled = now == want if want is not None else (
+            now == last and any(not label.endswith("(0)") for label in now))
+        if settled or time.monotonic() > deadline:
+            return now
+        last = now
+        page.wait_for_timeout(500)
+
+
 def test_search_across_shards_finds_what_one_index_finds(page, browser_site, paged_site):
     seen = []
     for base in (browser_site, paged_site):
@@ -391,11 +410,12 @@ def test_search_across_shards_finds_what_one_index_finds(page, browser_site, pag
         # machine): read them once every facet is there.
         expect(page.locator("#search .pagefind-ui__filter-name")).to_have_count(
             len(FILTERS), timeout=30_000)
-        facets = page.locator("#search .pagefind-ui__filter-label").all_text_contents()
+        facets = _settled_facets(page, seen[0][1] if seen else None)
+        text = message.inner_text()
         visit(page, base, f"/search.html?q={WORD}")
         _wait_for_results(page)
         expect(page.locator(RESULT_LINKS)).to_have_text([WORD_ENTRY])
-        seen.append((message.inner_text(), sorted(" ".join(f.split()) for f in facets)))
+        seen.append((text, facets))
         _no_csp_errors(page)
     with urllib.request.urlopen(paged_site + "/_pagefind/shards.json") as response:
         assert len(json.load(response)["shards"]) >= 2
