@@ -10,7 +10,6 @@ import gzip
 import io
 import json
 import re
-import shutil
 import subprocess
 import zlib
 from pathlib import Path
@@ -19,13 +18,14 @@ import pyoxigraph as ox
 import pytest
 import rdflib
 
+from incrementalutil import same_as_full_build
 from kgpub import layout
 from kgpub.build import build
 from kgpub.build import render as render_stage
 from kgpub.config import load_project
 from kgpub.errors import KgpubError
 from kgpub.formats import JSONLD, NTRIPLES, TURTLE
-from kgtest import bench_generator, tree_bytes
+from kgtest import bench_generator
 
 gen = bench_generator()
 
@@ -54,15 +54,6 @@ def retitle(project: Path, prefix: str) -> str:
     title = re.search(r'dcterms:title "([^"]+)"', text).group(1)
     path.write_text(text.replace(f'"{title}"', f'"{prefix} {title}"', 1))
     return f"{prefix} {title}"
-
-
-def same_as_full_build(project: Path, out: Path, tmp_path: Path) -> None:
-    shutil.rmtree(tmp_path / "full", ignore_errors=True)
-    fresh = tmp_path / "full" / "site"
-    build(load_project(project), fresh, full=True)
-    mine, full = tree_bytes(out), tree_bytes(fresh)
-    assert sorted(mine) == sorted(full)
-    assert [p for p in full if mine[p] != full[p]] == []
 
 
 def damage_in_place(path: Path, data: bytes) -> None:
