@@ -13,7 +13,10 @@
  * data-unavailable   optional: text shown when the search bundle cannot be loaded
  *
  * The bundle's shards.json lists the other bundles of a sharded index (merged: Pagefind's
- * mergeIndex).
+ * mergeIndex). The UI is mounted once every bundle is merged and its filters are loaded:
+ * Pagefind counts a search's results per filter value from the filter chunks loaded when
+ * the search runs, and the UI keeps those counts until the next search, so a first search
+ * that beat a slow chunk would show wrong counts (0) until the words changed.
  *
  * ?q=words in the page's URL runs that search, so a plain
  * <form action="search.html"><input name="q"></form> on any page leads here; the URL follows
@@ -154,8 +157,8 @@
     // missing the UI would fail with an uncaught error of its own. A large site's index is
     // split into bundles ("shards") that are searched together: shards.json lists the others.
     import(new URL(opts.bundlePath + "pagefind.js", document.baseURI).href)
-      .then(function () {
-        return shards(opts);
+      .then(function (pagefind) {
+        return ready(pagefind, opts);
       })
       .then(
         function () {
@@ -168,19 +171,37 @@
     return true;
   }
 
+  // Merge the shards and load every filter chunk before the UI can search (see the top).
+  function ready(pagefind, opts) {
+    // The primary index's options, before it starts (the UI sets them again, harmlessly).
+    return pagefind.options({ baseUrl: opts.baseUrl })
+      .then(function () {
+        return shards(opts);
+      })
+      .then(function (dirs) {
+        var merged = Promise.resolve();
+        dirs.forEach(function (dir) {
+          merged = merged.then(function () {
+            return pagefind.mergeIndex(opts.bundlePath + dir, { baseUrl: opts.baseUrl });
+          });
+        });
+        return merged;
+      })
+      .then(function () {
+        return pagefind.filters();
+      });
+  }
+
+  // The shards' directories that shards.json lists: [] for an index in one piece.
   function shards(opts) {
     return fetch(opts.bundlePath + "shards.json").then(function (response) {
-      if (!response.ok) return; // an index in one piece
+      if (!response.ok) return [];
       return response.json().then(function (list) {
         var dirs = (list && list.shards) || [];
-        var merge = [];
-        for (var i = 0; i < dirs.length; i++) {
-          // Only plain subdirectories of the bundle ("shard-2/"), nothing else.
-          if (/^shard-[0-9]+\/$/.test(dirs[i])) {
-            merge.push({ bundlePath: opts.bundlePath + dirs[i], baseUrl: opts.baseUrl });
-          }
-        }
-        if (merge.length) opts.mergeIndex = merge;
+        // Only plain subdirectories of the bundle ("shard-2/"), nothing else.
+        return dirs.filter(function (dir) {
+          return typeof dir === "string" && /^shard-[0-9]+\/$/.test(dir);
+        });
       });
     });
   }
