@@ -168,6 +168,15 @@ def _prepare(project: Project, sources: Sources, graph: Graph | None = None) -> 
     return Prepared(sources, graph, index, html, works(index, html[0].browse))
 
 
+def _abandon(staged: transaction.Staging | None, done: render.Rendered | None) -> None:
+    """A build that failed: its search indexing (if any is still under way) stops, and its
+    unpublished generation goes."""
+    if done is not None and done.later is not None and done.later.indexing is not None:
+        done.later.indexing.cancel()
+    if staged is not None:
+        generation.discard(staged.gen)
+
+
 def _output_step(step: Callable[[], object], out: Path) -> object:
     try:
         return step()
@@ -182,6 +191,7 @@ def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
     """The build's writing half, holding the build lock: plan, stage the new generation,
     render into it, publish it, delete old generations."""
     staged: transaction.Staging | None = None
+    done: render.Rendered | None = None
     nav = prepared.html[0].browse
     try:
         published = generation.current(out)
@@ -222,12 +232,10 @@ def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
                 published_first()
             base = render.search_generation(out, context, state, done.later, clock, done)
     except OSError as exc:
-        if staged is not None:
-            generation.discard(staged.gen)
+        _abandon(staged, done)
         raise output_error(exc, out) from None
     except BaseException:
-        if staged is not None:
-            generation.discard(staged.gen)
+        _abandon(staged, done)
         raise
     result = BuildResult(out=out, files=done.files, entities=len(prepared.index.entities),
                          report=None, changed=len(done.written), removed=len(done.removed),
