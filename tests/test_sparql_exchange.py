@@ -23,6 +23,7 @@ from kgpub.server.sparql import PLAN_KEY_CHARS, _cached_plan, _negotiate_plan
 from kgpub.sparql import QueryLimits, QueryPool, QueryTimeout, WorkerCrashed
 from kgpub.sparql.capped import _reserialize, _write_solutions
 from kgpub.sparql.messages import CHUNK_BYTES, FrameReader, decode, query_request, send
+from kgpub.sparql.pool import INLINE_SEND_BYTES
 
 THINGS = 150
 # Every triple with every triple with every triple, sorted: nothing comes out before the sort.
@@ -200,6 +201,24 @@ def test_a_caller_that_goes_away_leaves_the_worker_free(graph_file):
 def test_a_query_bigger_than_a_pipe_is_answered(pool):
     query = "ASK { ?s ?p ?o }\n" + "# padding\n" * 8000  # 80 KB: sent from a thread
     assert asyncio.run(pool.arun(query)).body == ASK_TRUE
+
+
+def test_a_small_query_is_sent_before_its_exchange_task_starts(pool, monkeypatch):
+    """arun writes a small query to the worker at once; the task that takes the answer (one
+    event-loop turn later) only sends a big one, from a thread."""
+    seen: list[tuple[bool, bool]] = []
+    aserve = QueryPool._aserve
+
+    async def spy(self, worker, request, payload, sent, started, loop):
+        # Already written: the worker's answer may even be there before the task runs.
+        seen.append((sent, sent and (worker.conn.poll(2.0))))
+        return await aserve(self, worker, request, payload, sent, started, loop)
+
+    monkeypatch.setattr(QueryPool, "_aserve", spy)
+    big = "ASK { ?s ?p ?o }\n" + "#" * INLINE_SEND_BYTES
+    assert asyncio.run(pool.arun("ASK { ?s ?p ?o }")).body == ASK_TRUE
+    assert asyncio.run(pool.arun(big)).body == ASK_TRUE
+    assert seen == [(True, True), (False, False)]
 
 
 # ---- the response ------------------------------------------------------------------------------

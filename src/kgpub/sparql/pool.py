@@ -161,12 +161,24 @@ class QueryPool:
         result.chunks() (or read result.body), then result.close()."""
         request = self._request(query, result_format, default_graph_uris, named_graph_uris,
                                 base_iri)
+        payload = encode(request)
         loop = asyncio.get_running_loop()
         for _ in range(3):
             worker = await self._acquire_async(client, loop)
+            started = time.monotonic()
+            sent = len(payload) <= INLINE_SEND_BYTES
+            if sent:
+                # Sent now, not from the task below (which starts on the event loop's next
+                # turn): the worker is at work while this process finishes its turn.
+                worker.deadline = started + request["timeout"]
+                try:
+                    worker.conn.send_bytes(payload)
+                except (OSError, ValueError):
+                    await asyncio.to_thread(self._discard, worker)
+                    continue
             # The exchange runs to its end even if this caller is cancelled (the worker is
             # then free again, not killed); its answer is dropped.
-            task = loop.create_task(self._aserve(worker, request, loop))
+            task = loop.create_task(self._aserve(worker, request, payload, sent, started, loop))
             try:
                 return await asyncio.shield(task)
             except _Undelivered:
@@ -251,9 +263,10 @@ class QueryPool:
         started = time.monotonic()
         return self._result(*self._exchange(worker, request), started)
 
-    async def _aserve(self, worker: _Worker, request: dict, loop) -> QueryResult:
-        started = time.monotonic()
-        return self._result(*await self._aexchange(worker, request, loop), started)
+    async def _aserve(self, worker: _Worker, request: dict, payload: bytes, sent: bool,
+                      started: float, loop) -> QueryResult:
+        exchange = await self._aexchange(worker, request, payload, sent, started, loop)
+        return self._result(*exchange, started)
 
     def _result(self, head: dict, body: bytes | None, spool: IO[bytes] | None, size: int,
                 started: float) -> QueryResult:
@@ -328,26 +341,23 @@ class QueryPool:
         self._release(w, started)
         return head, (None if spool is not None else body), spool, size
 
-    async def _aexchange(self, w: _Worker, request: dict, loop
+    async def _aexchange(self, w: _Worker, request: dict, payload: bytes, sent: bool,
+                         started: float, loop
                          ) -> tuple[dict, bytes | None, IO[bytes] | None, int]:
         """_exchange on the event loop, without a thread for a small answer (the usual case):
         it is read from the worker's descriptor as it becomes readable (FrameReader), under the
         same deadline and bounds. A big answer (its first message a chunk) is spooled by a
-        thread (_rest), and a big query handed to the worker from one (a pipe holds 64 KiB: the
-        write could wait for the worker to read)."""
+        thread (_rest), and a big query (not `sent` already by arun) handed to the worker from
+        one (a pipe holds 64 KiB: the write could wait for the worker to read)."""
         timeout = request["timeout"]
-        started = time.monotonic()
         deadline = started + timeout
         w.deadline = deadline
-        payload = encode(request)
-        try:
-            if len(payload) <= INLINE_SEND_BYTES:
-                w.conn.send_bytes(payload)
-            else:
+        if not sent:
+            try:
                 await loop.run_in_executor(self._executor, w.conn.send_bytes, payload)
-        except (OSError, ValueError, RuntimeError):  # RuntimeError: the executor is shut down
-            await asyncio.to_thread(self._discard, w)
-            raise _Undelivered() from None
+            except (OSError, ValueError, RuntimeError):  # RuntimeError: executor shut down
+                await asyncio.to_thread(self._discard, w)
+                raise _Undelivered() from None
         spool: IO[bytes] | None = None
         size = 0
         most = request.get("max_bytes", self.limits.max_result_bytes) + 8 * MiB
@@ -677,17 +687,18 @@ async def _readable(loop, w: _Worker, timeout: float) -> bool:
     fds = (w.conn.fileno(), w.process.sentinel)
     ready = loop.create_future()
 
-    def wake() -> None:
+    def wake(readable: bool = True) -> None:
         if not ready.done():
-            ready.set_result(True)
+            ready.set_result(readable)
 
     for fd in fds:
         loop.add_reader(fd, wake)
+    # A timer of its own rather than asyncio.wait_for (a task and two more callbacks per query).
+    timer = loop.call_later(timeout, wake, False)
     try:
-        return await asyncio.wait_for(ready, timeout)
-    except TimeoutError:
-        return False
+        return await ready
     finally:
+        timer.cancel()
         for fd in fds:
             loop.remove_reader(fd)
 
