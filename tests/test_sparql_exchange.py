@@ -13,13 +13,21 @@ import os
 import signal
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 
 from kgpub.server.http import HeadWithBody
-from kgpub.server.sparql import PLAN_KEY_CHARS, _cached_plan, _negotiate_plan
+from kgpub.server.sparql import (
+    PLAN_KEY_CHARS,
+    QUERY_STRING_CACHE_BYTES,
+    _cached_plan,
+    _cached_query_string,
+    _negotiate_plan,
+    _query_string_pairs,
+)
 from kgpub.sparql import QueryLimits, QueryPool, QueryTimeout, WorkerCrashed
 from kgpub.sparql.capped import _reserialize, _write_solutions
 from kgpub.sparql.messages import CHUNK_BYTES, FrameReader, decode, query_request, send
@@ -291,6 +299,21 @@ def test_plans_are_cached_by_accept_and_long_headers_are_not_kept():
         first["SELECT"] = "xml"  # shared: read-only
     assert dict(_cached_plan(None, "csv"))["SELECT"] == "csv"
     assert PLAN_KEY_CHARS <= 1024
+
+
+def test_query_strings_are_decoded_once_as_starlette_does():
+    from starlette.datastructures import QueryParams
+
+    raw = ("query=" + urllib.parse.quote("SELECT * { ?s ?p \"é+x\" }") + "&format=&x=%ZZ+1"
+           "&default-graph-uri=a&default-graph-uri=b").encode("latin-1")
+    pairs = _query_string_pairs(raw)
+    assert list(pairs) == QueryParams(raw).multi_items()
+    assert _query_string_pairs(raw) is pairs  # decoded once
+    long = b"query=" + b"%20" * QUERY_STRING_CACHE_BYTES
+    before = _cached_query_string.cache_info().currsize
+    assert _query_string_pairs(long) == (("query", " " * QUERY_STRING_CACHE_BYTES),)
+    assert _cached_query_string.cache_info().currsize == before  # not kept
+    assert _cached_query_string.cache_info().maxsize <= 1024
 
 
 def test_a_small_result_is_written_whole_as_the_batches_would():
