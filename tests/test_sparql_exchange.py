@@ -211,22 +211,31 @@ def test_a_query_bigger_than_a_pipe_is_answered(pool):
     assert asyncio.run(pool.arun(query)).body == ASK_TRUE
 
 
-def test_a_small_query_is_sent_before_its_exchange_task_starts(pool, monkeypatch):
-    """arun writes a small query to the worker at once; the task that takes the answer (one
-    event-loop turn later) only sends a big one, from a thread."""
+def test_a_small_exchange_takes_no_task_and_the_rest_goes_on_in_one(pool, monkeypatch):
+    """A small query is written by arun itself and its small answer taken in arun's own
+    coroutine: no exchange task. A big query (sent from a thread) and a big answer (spooled
+    by a thread, after what arun read of it) go on in the exchange task."""
     seen: list[tuple[bool, bool]] = []
     aserve = QueryPool._aserve
 
-    async def spy(self, worker, request, payload, sent, started, loop):
-        # Already written: the worker's answer may even be there before the task runs.
-        seen.append((sent, sent and (worker.conn.poll(2.0))))
-        return await aserve(self, worker, request, payload, sent, started, loop)
+    async def spy(self, worker, request, payload, sent, started, loop, reader=None, first=None):
+        seen.append((sent, first is not None))
+        return await aserve(self, worker, request, payload, sent, started, loop, reader, first)
 
     monkeypatch.setattr(QueryPool, "_aserve", spy)
-    big = "ASK { ?s ?p ?o }\n" + "#" * INLINE_SEND_BYTES
+    big_query = "ASK { ?s ?p ?o }\n" + "#" * INLINE_SEND_BYTES
     assert asyncio.run(pool.arun("ASK { ?s ?p ?o }")).body == ASK_TRUE
-    assert asyncio.run(pool.arun(big)).body == ASK_TRUE
-    assert seen == [(True, True), (False, False)]
+    assert seen == []
+    assert asyncio.run(pool.arun(big_query)).body == ASK_TRUE
+    assert seen == [(False, False)]
+    big_string = ('BIND("0123456789" AS ?v1) '
+                  + " ".join(f"BIND(CONCAT({', '.join([f'?v{i - 1}'] * 10)}) AS ?v{i})"
+                             for i in range(2, 5)))  # 10 kB a row, 150 rows
+    result = asyncio.run(pool.arun(f"SELECT ?s ?v4 WHERE {{ ?s ?p ?o {big_string} }}", "tsv"))
+    assert result.spooled and result.size > CHUNK_BYTES
+    result.close()
+    assert [sent for sent, _ in seen[1:]] == [True]  # (with what arun read of it, if whole)
+    assert not _busy(pool)
 
 
 # ---- the response ------------------------------------------------------------------------------
@@ -343,3 +352,4 @@ class _Sink:
 
     def write(self, chunk) -> None:
         self.data += chunk
+
