@@ -353,3 +353,20 @@ class _Sink:
     def write(self, chunk) -> None:
         self.data += chunk
 
+
+def test_uvicorn_formats_no_access_log_line():
+    """At kgpub's log level the access log's lines were dropped, after being formatted for
+    every request: uvicorn runs without it."""
+    import logging
+
+    import uvicorn
+
+    from kgpub.server.app import uvicorn_options
+
+    async def app(scope, receive, send):  # pragma: no cover (never called)
+        pass
+
+    config = uvicorn.Config(app, **uvicorn_options("127.0.0.1"))
+    config.load()
+    assert config.access_log is False
+    assert not logging.getLogger("uvicorn.access").hasHandlers()
