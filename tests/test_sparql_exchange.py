@@ -13,16 +13,25 @@ import os
 import signal
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 
 from kgpub.server.http import HeadWithBody
-from kgpub.server.sparql import PLAN_KEY_CHARS, _cached_plan, _negotiate_plan
+from kgpub.server.sparql import (
+    PLAN_KEY_CHARS,
+    QUERY_STRING_CACHE_BYTES,
+    _cached_plan,
+    _cached_query_string,
+    _negotiate_plan,
+    _query_string_pairs,
+)
 from kgpub.sparql import QueryLimits, QueryPool, QueryTimeout, WorkerCrashed
 from kgpub.sparql.capped import _reserialize, _write_solutions
 from kgpub.sparql.messages import CHUNK_BYTES, FrameReader, decode, query_request, send
+from kgpub.sparql.pool import INLINE_SEND_BYTES
 
 THINGS = 150
 # Every triple with every triple with every triple, sorted: nothing comes out before the sort.
@@ -202,6 +211,33 @@ def test_a_query_bigger_than_a_pipe_is_answered(pool):
     assert asyncio.run(pool.arun(query)).body == ASK_TRUE
 
 
+def test_a_small_exchange_takes_no_task_and_the_rest_goes_on_in_one(pool, monkeypatch):
+    """A small query is written by arun itself and its small answer taken in arun's own
+    coroutine: no exchange task. A big query (sent from a thread) and a big answer (spooled
+    by a thread, after what arun read of it) go on in the exchange task."""
+    seen: list[tuple[bool, bool]] = []
+    aserve = QueryPool._aserve
+
+    async def spy(self, worker, request, payload, sent, started, loop, reader=None, first=None):
+        seen.append((sent, first is not None))
+        return await aserve(self, worker, request, payload, sent, started, loop, reader, first)
+
+    monkeypatch.setattr(QueryPool, "_aserve", spy)
+    big_query = "ASK { ?s ?p ?o }\n" + "#" * INLINE_SEND_BYTES
+    assert asyncio.run(pool.arun("ASK { ?s ?p ?o }")).body == ASK_TRUE
+    assert seen == []
+    assert asyncio.run(pool.arun(big_query)).body == ASK_TRUE
+    assert seen == [(False, False)]
+    big_string = ('BIND("0123456789" AS ?v1) '
+                  + " ".join(f"BIND(CONCAT({', '.join([f'?v{i - 1}'] * 10)}) AS ?v{i})"
+                             for i in range(2, 5)))  # 10 kB a row, 150 rows
+    result = asyncio.run(pool.arun(f"SELECT ?s ?v4 WHERE {{ ?s ?p ?o {big_string} }}", "tsv"))
+    assert result.spooled and result.size > CHUNK_BYTES
+    result.close()
+    assert [sent for sent, _ in seen[1:]] == [True]  # (with what arun read of it, if whole)
+    assert not _busy(pool)
+
+
 # ---- the response ------------------------------------------------------------------------------
 
 
@@ -274,6 +310,21 @@ def test_plans_are_cached_by_accept_and_long_headers_are_not_kept():
     assert PLAN_KEY_CHARS <= 1024
 
 
+def test_query_strings_are_decoded_once_as_starlette_does():
+    from starlette.datastructures import QueryParams
+
+    raw = ("query=" + urllib.parse.quote("SELECT * { ?s ?p \"é+x\" }") + "&format=&x=%ZZ+1"
+           "&default-graph-uri=a&default-graph-uri=b").encode("latin-1")
+    pairs = _query_string_pairs(raw)
+    assert list(pairs) == QueryParams(raw).multi_items()
+    assert _query_string_pairs(raw) is pairs  # decoded once
+    long = b"query=" + b"%20" * QUERY_STRING_CACHE_BYTES
+    before = _cached_query_string.cache_info().currsize
+    assert _query_string_pairs(long) == (("query", " " * QUERY_STRING_CACHE_BYTES),)
+    assert _cached_query_string.cache_info().currsize == before  # not kept
+    assert _cached_query_string.cache_info().maxsize <= 1024
+
+
 def test_a_small_result_is_written_whole_as_the_batches_would():
     store = ox.Store()
     store.extend(ox.Quad(ox.NamedNode(f"http://example.org/t{i}"),
@@ -301,3 +352,21 @@ class _Sink:
 
     def write(self, chunk) -> None:
         self.data += chunk
+
+
+def test_uvicorn_formats_no_access_log_line():
+    """At kgpub's log level the access log's lines were dropped, after being formatted for
+    every request: uvicorn runs without it."""
+    import logging
+
+    import uvicorn
+
+    from kgpub.server.app import uvicorn_options
+
+    async def app(scope, receive, send):  # pragma: no cover (never called)
+        pass
+
+    config = uvicorn.Config(app, **uvicorn_options("127.0.0.1"))
+    config.load()
+    assert config.access_log is False
+    assert not logging.getLogger("uvicorn.access").hasHandlers()

@@ -210,8 +210,11 @@ def uvicorn_options(forwarded_allow_ips: str) -> dict:
     """How kgpub runs uvicorn (`kgpub serve`, and `kgpub serve --watch`: kgpub.server.preview)."""
     from .http import BoundedHttpToolsProtocol
 
-    return {"http": BoundedHttpToolsProtocol, "log_level": "warning", "proxy_headers": True,
-            "forwarded_allow_ips": forwarded_allow_ips, "server_header": False}
+    # No access log: at level warning its lines (info) were dropped anyway, after being
+    # formatted for every request (the client address, the quoted path and query).
+    return {"http": BoundedHttpToolsProtocol, "log_level": "warning", "access_log": False,
+            "proxy_headers": True, "forwarded_allow_ips": forwarded_allow_ips,
+            "server_header": False}
 
 
 def app_from_environment() -> Starlette:

@@ -161,12 +161,31 @@ class QueryPool:
         result.chunks() (or read result.body), then result.close()."""
         request = self._request(query, result_format, default_graph_uris, named_graph_uris,
                                 base_iri)
+        payload = encode(request)
         loop = asyncio.get_running_loop()
         for _ in range(3):
             worker = await self._acquire_async(client, loop)
+            started = time.monotonic()
+            sent = len(payload) <= INLINE_SEND_BYTES
+            if sent:
+                # Sent now, not from the task below (which starts on the event loop's next
+                # turn): the worker is at work while this process finishes its turn.
+                worker.deadline = started + request["timeout"]
+                try:
+                    worker.conn.send_bytes(payload)
+                except (OSError, ValueError):
+                    await asyncio.to_thread(self._discard, worker)
+                    continue
+            reader, first = None, None
+            if sent:
+                taken = await self._small_answer(worker, request, payload, started, loop)
+                if isinstance(taken, QueryResult):
+                    return taken
+                reader, first = taken
             # The exchange runs to its end even if this caller is cancelled (the worker is
             # then free again, not killed); its answer is dropped.
-            task = loop.create_task(self._aserve(worker, request, loop))
+            task = loop.create_task(self._aserve(worker, request, payload, sent, started, loop,
+                                                 reader, first))
             try:
                 return await asyncio.shield(task)
             except _Undelivered:
@@ -175,6 +194,42 @@ class QueryPool:
                 task.add_done_callback(_drop_answer)
                 raise
         raise EngineUnavailable(KEEP_FAILING, 5)
+
+    async def _small_answer(self, w: _Worker, request: dict, payload: bytes, started: float,
+                            loop) -> QueryResult | tuple[FrameReader, bytes | None]:
+        """The usual case in arun's own coroutine, without the exchange task and its shield
+        (two turns of the event loop fewer): wait until the worker's descriptor is readable
+        and take what is there; a whole last message (a small answer) is the result. Anything
+        else (a part of a message, a big answer's first chunk, a worker gone, the deadline) is
+        left to the exchange task, with the reader and the message already taken (returned);
+        a caller cancelled meanwhile leaves the rest to that task too, its answer dropped."""
+        fd = w.conn.fileno()
+        most = request.get("max_bytes", self.limits.max_result_bytes) + 8 * MiB
+        reader = FrameReader(fd, most + CHUNK_BYTES)
+        os.set_blocking(fd, False)  # until the exchange ends (here, or in the exchange task)
+        first = None
+        try:
+            remaining = started + request["timeout"] - time.monotonic()
+            if remaining > 0 and await _readable(loop, w, remaining, sentinel=False) and (
+                    reader.read()):
+                with contextlib.suppress(ValueError):  # too big: the task says so
+                    first = reader.message()
+        except asyncio.CancelledError:
+            task = loop.create_task(self._aserve(w, request, payload, True, started, loop,
+                                                 reader, first))
+            task.add_done_callback(_drop_answer)
+            raise
+        if first is None:
+            return reader, None
+        try:
+            head, body = decode(first)
+        except ValueError:
+            return reader, first
+        if head.get("kind") == "chunk" or len(body) > most:
+            return reader, first
+        os.set_blocking(fd, True)
+        self._release(w, started)
+        return self._result(head, body, None, len(body), started)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait until every worker has loaded the graph: True, or False if timeout passed first.
@@ -251,9 +306,12 @@ class QueryPool:
         started = time.monotonic()
         return self._result(*self._exchange(worker, request), started)
 
-    async def _aserve(self, worker: _Worker, request: dict, loop) -> QueryResult:
-        started = time.monotonic()
-        return self._result(*await self._aexchange(worker, request, loop), started)
+    async def _aserve(self, worker: _Worker, request: dict, payload: bytes, sent: bool,
+                      started: float, loop, reader: FrameReader | None = None,
+                      first: bytes | None = None) -> QueryResult:
+        exchange = await self._aexchange(worker, request, payload, sent, started, loop, reader,
+                                         first)
+        return self._result(*exchange, started)
 
     def _result(self, head: dict, body: bytes | None, spool: IO[bytes] | None, size: int,
                 started: float) -> QueryResult:
@@ -328,32 +386,32 @@ class QueryPool:
         self._release(w, started)
         return head, (None if spool is not None else body), spool, size
 
-    async def _aexchange(self, w: _Worker, request: dict, loop
+    async def _aexchange(self, w: _Worker, request: dict, payload: bytes, sent: bool,
+                         started: float, loop, reader: FrameReader | None = None,
+                         first: bytes | None = None
                          ) -> tuple[dict, bytes | None, IO[bytes] | None, int]:
         """_exchange on the event loop, without a thread for a small answer (the usual case):
         it is read from the worker's descriptor as it becomes readable (FrameReader), under the
         same deadline and bounds. A big answer (its first message a chunk) is spooled by a
-        thread (_rest), and a big query handed to the worker from one (a pipe holds 64 KiB: the
-        write could wait for the worker to read)."""
+        thread (_rest), and a big query (not `sent` already by arun) handed to the worker from
+        one (a pipe holds 64 KiB: the write could wait for the worker to read). reader and
+        first: where arun's _small_answer left off (its reader, a message it took)."""
         timeout = request["timeout"]
-        started = time.monotonic()
         deadline = started + timeout
         w.deadline = deadline
-        payload = encode(request)
-        try:
-            if len(payload) <= INLINE_SEND_BYTES:
-                w.conn.send_bytes(payload)
-            else:
+        if not sent:
+            try:
                 await loop.run_in_executor(self._executor, w.conn.send_bytes, payload)
-        except (OSError, ValueError, RuntimeError):  # RuntimeError: the executor is shut down
-            await asyncio.to_thread(self._discard, w)
-            raise _Undelivered() from None
+            except (OSError, ValueError, RuntimeError):  # RuntimeError: executor shut down
+                await asyncio.to_thread(self._discard, w)
+                raise _Undelivered() from None
         spool: IO[bytes] | None = None
         size = 0
         most = request.get("max_bytes", self.limits.max_result_bytes) + 8 * MiB
         fd = w.conn.fileno()
         os.set_blocking(fd, False)
-        reader = FrameReader(fd, most + CHUNK_BYTES)
+        if reader is None:
+            reader = FrameReader(fd, most + CHUNK_BYTES)
         # Killing and replacing a worker (a process to start), or learning why one died (a
         # join), happen in a thread: never on the event loop.
 
@@ -367,7 +425,8 @@ class QueryPool:
         try:
             while True:
                 try:
-                    message = reader.message()
+                    message, first = (first, None) if first is not None else (
+                        reader.message(), None)
                 except ValueError:
                     await discard()
                     raise EngineFault("The query worker sent more than the result limit.") from None
@@ -671,23 +730,26 @@ class QueryPool:
         w.conn.close()
 
 
-async def _readable(loop, w: _Worker, timeout: float) -> bool:
+async def _readable(loop, w: _Worker, timeout: float, sentinel: bool = True) -> bool:
     """Wait until the worker's connection has something to read or the worker has ended:
-    True, or False when timeout passed first."""
-    fds = (w.conn.fileno(), w.process.sentinel)
+    True, or False when timeout passed first. sentinel=False watches the connection alone
+    (half the event-loop bookkeeping): a worker that ends closes its end, which makes the
+    connection readable too (only the worker holds that end)."""
+    fds = (w.conn.fileno(), w.process.sentinel) if sentinel else (w.conn.fileno(),)
     ready = loop.create_future()
 
-    def wake() -> None:
+    def wake(readable: bool = True) -> None:
         if not ready.done():
-            ready.set_result(True)
+            ready.set_result(readable)
 
     for fd in fds:
         loop.add_reader(fd, wake)
+    # A timer of its own rather than asyncio.wait_for (a task and two more callbacks per query).
+    timer = loop.call_later(timeout, wake, False)
     try:
-        return await asyncio.wait_for(ready, timeout)
-    except TimeoutError:
-        return False
+        return await ready
     finally:
+        timer.cancel()
         for fd in fds:
             loop.remove_reader(fd)
 
