@@ -370,3 +370,17 @@ def test_uvicorn_formats_no_access_log_line():
     config.load()
     assert config.access_log is False
     assert not logging.getLogger("uvicorn.access").hasHandlers()
+
+
+def test_the_server_runs_on_uvloop():
+    """uvicorn's "auto" loop is uvloop's when it is installed, and it is a dependency."""
+    import uvicorn
+    import uvloop
+
+    from kgpub.server.app import uvicorn_options
+
+    async def app(scope, receive, send):  # pragma: no cover (never called)
+        pass
+
+    config = uvicorn.Config(app, **uvicorn_options("127.0.0.1"))
+    assert config.get_loop_factory() is uvloop.new_event_loop
