@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from kgpub import generation
-from kgpub.build import build
+from kgpub.build import build, transaction
 from kgpub.config import load_project
 from kgpub.errors import OutputError
 from kgtest import KGPUB_BIN, bench_generator, copy_project, edit_file, run_cli, subprocess_env
@@ -410,6 +410,53 @@ def test_a_rebuild_brings_the_generation_before_up_to_date(project, site, tmp_pa
     assert hashes(site) == full_build(project, tmp_path / "full")
     assert hashes(gens / "2") != hashes(site)  # the previous generation was not touched
     assert "(1)" in (gens / "2" / PAGE).read_text()
+
+
+def test_an_update_takes_up_the_generation_before_without_walking_it(project, site,
+                                                                    monkeypatch):
+    """find(1), started with the build, searched the generation before for links meanwhile:
+    the update takes it up without walking its files in Python."""
+    if shutil.which("find") is None:
+        pytest.skip("find(1) is not installed: generations are walked instead")
+    edit_title(project, " (1)")
+    build(load_project(project), site)
+    first = (generation.generations_dir(site) / "1").stat().st_ino
+    walked: list[Path] = []
+    walk = transaction._walk
+    monkeypatch.setattr(transaction, "_walk", lambda root: walked.append(root) or walk(root))
+    edit_title(project, " (2)")
+    assert build(load_project(project), site).incremental
+    assert walked == []
+    assert (generation.generations_dir(site) / "3").stat().st_ino == first
+
+
+@pytest.mark.parametrize("find", [True, False], ids=["find", "walked"])
+def test_a_link_planted_in_the_generation_before_is_never_published(project, site, tmp_path,
+                                                                    monkeypatch, find):
+    """The generation the published one was made from is taken up only when it holds nothing
+    but files and directories, as find(1) finds or, where find is missing, a walk: one with
+    links is left, and the published files are linked into the new generation instead."""
+    gens = generation.generations_dir(site)
+    edit_title(project, " (1)")
+    build(load_project(project), site)
+    assert generations(site) == ["1", "2"]
+    outside = tmp_path / "outside.html"
+    outside.write_text("not the site's\n")
+    os.symlink(outside, gens / "1" / "planted.html")
+    os.symlink(outside.parent, gens / "1" / "topic" / "planted")
+    if not find:
+        monkeypatch.setattr(transaction.shutil, "which", lambda name: None)
+    found: list[list[str] | None] = []
+    odd = transaction.Survey.odd
+    monkeypatch.setattr(transaction.Survey, "odd",
+                        lambda self, gen: found.append(odd(self, gen)) or found[-1])
+    edit_title(project, " (2)")
+    assert build(load_project(project), site).incremental
+    assert links_in(site) == [] and "(2)" in (site / PAGE).read_text()
+    assert outside.read_text() == "not the site's\n"
+    assert [sorted(f) if f else f for f in found] == (
+        [["planted.html", "topic/planted"]] if find else [None])
+    assert hashes(site) == full_build(project, tmp_path / "full")
 
 
 def test_generations_held_by_a_server_are_kept(project, site, tmp_path):

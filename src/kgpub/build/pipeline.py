@@ -111,9 +111,12 @@ def _build(project: Project, out: Path | None, progress: Progress | None, worker
     out = Path(out) if out else project.root / "site"
     check_output(project, out)
     lock = generation.BuildLock(out)
+    survey: transaction.Survey | None = None
     try:
         if out.parent.is_dir():  # else it is made once the data is known to be valid
             _output_step(lock.acquire, out)
+            # Searched while this process loads, validates and indexes (an update only).
+            survey = None if full else transaction.Survey(out)
         clock = Stopwatch()
         sources = load_sources(project)
         clock.lap("load")
@@ -131,8 +134,10 @@ def _build(project: Project, out: Path | None, progress: Progress | None, worker
         result = _write(project, prepared, out, clock, progress,
                         workers or os.cpu_count() or 1, full,
                         earlier.state if earlier else None, checked.kept,
-                        search_later, published)
+                        search_later, published, survey)
     finally:
+        if survey is not None:
+            survey.close()
         lock.release()
     result.report = report
     result.timings = clock.times
@@ -187,7 +192,8 @@ def _output_step(step: Callable[[], object], out: Path) -> object:
 def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
            progress: Progress | None, workers: int, full: bool,
            known: incremental.State | None, kept: bytes, search_later: bool = False,
-           published_first: Callable[[], None] | None = None) -> BuildResult:
+           published_first: Callable[[], None] | None = None,
+           survey: transaction.Survey | None = None) -> BuildResult:
     """The build's writing half, holding the build lock: plan, stage the new generation,
     render into it, publish it, delete old generations."""
     staged: transaction.Staging | None = None
@@ -209,7 +215,7 @@ def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
         state = step.state if step else incremental.new_state(project, prepared.sources,
                                                               prepared.graph, nav)
         clock.lap("plan")
-        staged = transaction.stage(out, published)
+        staged = transaction.stage(out, published, survey, files=step is None)
         skipped = staged.skipped
         clock.lap("new generation")
         context = Context(prepared.index, prepared.html, transaction.Writer(staged.gen))
@@ -230,7 +236,8 @@ def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
             clock.lap("publish")
             if published_first is not None:
                 published_first()
-            base = render.search_generation(out, context, state, done.later, clock, done)
+            base = render.search_generation(out, context, state, done.later, clock, done,
+                                            survey)
     except OSError as exc:
         _abandon(staged, done)
         raise output_error(exc, out) from None

@@ -266,12 +266,13 @@ def _pages_to_index(later: LaterSearch, shard_pages: int) -> int:
 
 
 def search_generation(out: Path, context: Context, state: incremental.State,
-                      later: LaterSearch, clock: Stopwatch, done: Rendered) -> int | None:
+                      later: LaterSearch, clock: Stopwatch, done: Rendered,
+                      survey: transaction.Survey | None = None) -> int | None:
     """Index the shards an update left pending into a new generation of `out` (the published
     one brought up to date) and publish it; `done` (the first generation's) then counts both.
     Returns the generation its journal applies to."""
     try:
-        staged = transaction.stage(out, generation.current(out))
+        staged = transaction.stage(out, generation.current(out), survey, files=False)
     except BaseException:
         if later.indexing is not None:
             later.indexing.cancel()
