@@ -105,11 +105,11 @@ def stage(out: Path, published: Path | None, survey: Survey | None = None,
     if published is None:
         return Staging(gen, set(), None, [])
     try:
-        files, skipped = _link_tree(published, gen)
+        linked, skipped = _link_tree(published, gen)
     except BaseException:
         generation.discard(gen)
         raise
-    return Staging(gen, files, number, skipped)
+    return Staging(gen, linked, number, skipped)
 
 
 def publish(out: Path, staged: Staging, written: list[str], removed: list[str],
