@@ -6,12 +6,10 @@ build's site."""
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -26,10 +24,6 @@ from incrementalutil import (
     same_as_full_build,
 )
 from kgpub import incremental, layout
-from kgpub.build import build, render, transaction
-from kgpub.config import load_project
-from kgpub.errors import OutputError
-from kgpub.search import Stopped, build_search_index
 from kgtest import tree_bytes
 
 
@@ -121,85 +115,3 @@ def test_killed_between_the_edit_and_its_search_index(project, published, tmp_pa
     assert result.rendered == 0
     assert not (published / layout.SEARCH_PENDING).exists()
     same_as_full_build(project, published, tmp_path)
-
-
-def _search_started(monkeypatch) -> tuple[threading.Event, list[threading.Event]]:
-    """Wrap the build's indexing: an event set when Pagefind is first asked for shards, and
-    the stop events it was handed."""
-    started, stops = threading.Event(), []
-    real = render.build_search_index
-
-    def wrapped(*args, **kwargs):
-        stops.append(kwargs.get("stop"))
-        started.set()
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(render, "build_search_index", wrapped)
-    return started, stops
-
-
-def test_the_search_index_is_under_way_when_the_edit_is_published(project, published, tmp_path,
-                                                                  monkeypatch):
-    """An update starts indexing its shards once its pages are rendered, not after the first
-    publication: Pagefind works while the site-wide files are written and the edit goes out."""
-    path = entry_files(project)[2]
-    title = re.search(r'dcterms:title "([^"]+)"', path.read_text()).group(1)
-    edit(path, f'"{title}"', f'"Overlapped: {title}"')
-    started, _ = _search_started(monkeypatch)
-    seen = []
-
-    def first() -> None:  # without the overlap, nothing indexes until this returns
-        seen.append(started.wait(60))
-        seen.append(b"Overlapped: " in b"".join(
-            p.read_bytes() for p in published.rglob("*.html") if p.is_file()))
-
-    result = build(load_project(project), published, search_later=True, published=first)
-    assert result.incremental and seen == [True, True]
-    assert not [t for t in threading.enumerate() if t.name == "kgpub-search"]
-    same_as_full_build(project, published, tmp_path)
-
-
-def test_an_update_failing_while_indexing_stops_pagefind(project, published, tmp_path,
-                                                         monkeypatch):
-    """The first publication fails (a full disk) while Pagefind indexes: the build reports it,
-    the indexing is stopped (no thread or Pagefind process is left), the site is untouched and
-    the next build gives a full build's site."""
-    path = entry_files(project)[3]
-    title = re.search(r'dcterms:title "([^"]+)"', path.read_text()).group(1)
-    edit(path, f'"{title}"', f'"Disk full: {title}"')
-    _, stops = _search_started(monkeypatch)
-    served, before = os.readlink(published), tree_bytes(published)
-
-    def full_disk(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(transaction, "publish", full_disk)
-    with pytest.raises(OutputError, match="No space left"):
-        build(load_project(project), published, search_later=True)
-    assert stops and all(stop is not None and stop.is_set() for stop in stops)
-    assert not [t for t in threading.enumerate() if t.name == "kgpub-search"]
-    assert not [c for c in _children() if "pagefind" in c]
-    assert os.readlink(published) == served and tree_bytes(published) == before
-    monkeypatch.undo()
-    rebuild(project, published)
-    same_as_full_build(project, published, tmp_path)
-
-
-def test_stopped_indexing_sends_no_more_pages(published):
-    stop = threading.Event()
-    stop.set()
-    with pytest.raises(Stopped):
-        build_search_index(published, stop=stop)
-
-
-def _children() -> list[str]:
-    """The command lines of this process's children."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            stat = (proc / "stat").read_text()
-            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
-                found.append((proc / "cmdline").read_bytes().decode(errors="replace"))
-        except (OSError, ValueError, IndexError):
-            continue
-    return found

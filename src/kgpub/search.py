@@ -58,7 +58,6 @@ import json
 import logging
 import os
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -84,10 +83,6 @@ TIMEOUT = 1800.0
 # every page whole.
 _BODY = re.compile(rb"<[A-Za-z][^>]*?\sdata-pagefind-body(?=[\s=/>])")
 _STDERR_TAIL = 4000
-
-
-class Stopped(KgpubError):
-    """Indexing was stopped from outside (build_search_index's ``stop``)."""
 
 
 @dataclass
@@ -133,7 +128,6 @@ def shard_of_file(path: str) -> int | None:
 def build_search_index(
     site_dir: Path, pages: list[str] | None = None, overlay: Path | None = None,
     only: set[int] | None = None, shard_pages: int | None = None, whole_pages: bool = False,
-    stop: threading.Event | None = None,
 ) -> SearchIndex:
     """Index the searchable HTML pages under ``site_dir``; return Pagefind's bundles in memory.
 
@@ -142,9 +136,9 @@ def build_search_index(
     site's (the pages a rebuild is about to publish). only: the shards to index (the files of
     the others are not returned). shard_pages: pages per shard (default SHARD_PAGES).
     whole_pages: send Pagefind every page whole instead of the part it reads
-    (kgpub.search_input; the index is the same, which the tests check with it). stop: once
-    set, no more pages are sent and ``Stopped`` is raised (a build that failed meanwhile).
-    Nothing is written to ``site_dir``. Raises ``KgpubError`` when Pagefind cannot run.
+    (kgpub.search_input; the index is the same, which the tests check with it). Nothing
+    is written to ``site_dir``. Raises ``KgpubError``
+    when Pagefind cannot run.
     """
     site_dir = Path(site_dir)
     if not site_dir.is_dir():
@@ -163,7 +157,7 @@ def build_search_index(
             if (only is None or i in only) and (group or i == 0)]
     # One Pagefind process per core at a time (each is single-threaded).
     with concurrent.futures.ThreadPoolExecutor(min(len(todo), os.cpu_count() or 1) or 1) as pool:
-        bundles = list(pool.map(lambda i: _bundle(roots, groups[i], whole_pages, stop), todo))
+        bundles = list(pool.map(lambda i: _bundle(roots, groups[i], whole_pages), todo))
     indexed, languages = 0, set()
     for i, shard in zip(todo, bundles, strict=True):
         files += [(f"{SEARCH_DIR}/{shard_dir(i)}{path}", content) for path, content in shard.files]
@@ -173,10 +167,9 @@ def build_search_index(
                        shards=count)
 
 
-def _bundle(roots: list[Path], pages: list[str], whole: bool = False,
-            stop: threading.Event | None = None) -> SearchIndex:
+def _bundle(roots: list[Path], pages: list[str], whole: bool = False) -> SearchIndex:
     """One Pagefind bundle of these pages (paths relative to its directory)."""
-    raw = _run_sync(_index(roots, pages, whole, stop))
+    raw = _run_sync(_index(roots, pages, whole))
     if len({path for path, _ in raw}) != len(raw):
         raise KgpubError("search index: Pagefind produced the same file twice")
     files, entry = _canonical(dict(raw))
@@ -350,8 +343,7 @@ def _run_sync(coro):
         return pool.submit(asyncio.run, coro).result()
 
 
-async def _index(roots: list[Path], pages: list[str], whole: bool,
-                 stop: threading.Event | None = None) -> list[tuple[str, bytes]]:
+async def _index(roots: list[Path], pages: list[str], whole: bool) -> list[tuple[str, bytes]]:
     binary = get_executable()
     if binary is None or not Path(binary).is_file():
         raise KgpubError(
@@ -369,7 +361,7 @@ async def _index(roots: list[Path], pages: list[str], whole: bool,
             " pip install --force-reinstall 'pagefind[bin]==1.5.2'"
         ) from e
     try:
-        return await asyncio.wait_for(_feed(service, roots, pages, whole, stop), TIMEOUT)
+        return await asyncio.wait_for(_feed(service, roots, pages, whole), TIMEOUT)
     except KgpubError:
         raise
     except TimeoutError as e:
@@ -387,8 +379,8 @@ async def _index(roots: list[Path], pages: list[str], whole: bool,
         await service.close()
 
 
-async def _feed(service: _Service, roots: list[Path], pages: list[str], whole: bool,
-                stop: threading.Event | None = None) -> list[tuple[str, bytes]]:
+async def _feed(service: _Service, roots: list[Path], pages: list[str],
+                whole: bool) -> list[tuple[str, bytes]]:
     index: PagefindIndex = await service.create_index(None)
     # Only what Pagefind reads of each page: a third of the bytes to parse, the same index.
     part = (lambda page: page) if whole else searchable_part
@@ -398,8 +390,6 @@ async def _feed(service: _Service, roots: list[Path], pages: list[str], whole: b
     window: collections.deque[asyncio.Task] = collections.deque()
     try:
         for page in pages:
-            if stop is not None and stop.is_set():
-                raise Stopped("search index: stopped, the build failed meanwhile")
             content = part(_read(roots, page)).decode("utf-8", "replace")
             # source_path relative: Pagefind makes the URL /p (dir/ for index.html)
             window.append(asyncio.ensure_future(

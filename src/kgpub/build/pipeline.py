@@ -173,15 +173,6 @@ def _prepare(project: Project, sources: Sources, graph: Graph | None = None) -> 
     return Prepared(sources, graph, index, html, works(index, html[0].browse))
 
 
-def _abandon(staged: transaction.Staging | None, done: render.Rendered | None) -> None:
-    """A build that failed: its search indexing (if any is still under way) stops, and its
-    unpublished generation goes."""
-    if done is not None and done.later is not None and done.later.indexing is not None:
-        done.later.indexing.cancel()
-    if staged is not None:
-        generation.discard(staged.gen)
-
-
 def _output_step(step: Callable[[], object], out: Path) -> object:
     try:
         return step()
@@ -197,7 +188,6 @@ def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
     """The build's writing half, holding the build lock: plan, stage the new generation,
     render into it, publish it, delete old generations."""
     staged: transaction.Staging | None = None
-    done: render.Rendered | None = None
     nav = prepared.html[0].browse
     try:
         published = generation.current(out)
@@ -239,10 +229,12 @@ def _write(project: Project, prepared: Prepared, out: Path, clock: Stopwatch,
             base = render.search_generation(out, context, state, done.later, clock, done,
                                             survey)
     except OSError as exc:
-        _abandon(staged, done)
+        if staged is not None:
+            generation.discard(staged.gen)
         raise output_error(exc, out) from None
     except BaseException:
-        _abandon(staged, done)
+        if staged is not None:
+            generation.discard(staged.gen)
         raise
     result = BuildResult(out=out, files=done.files, entities=len(prepared.index.entities),
                          report=None, changed=len(done.written), removed=len(done.removed),

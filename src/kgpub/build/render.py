@@ -131,42 +131,6 @@ class LaterSearch:
     pages: list[str]  # every searchable page of the site, sorted
     only: set[int] | None  # the shards to index again (None: all, their number changed)
     kept: list[str]  # the search files of the published generation
-    indexing: Indexing | None = None  # under way since the pages were rendered
-
-
-class Indexing:
-    """Pagefind indexing search shards while the build goes on: a thread here sends the pages,
-    Pagefind (a process of its own) indexes them on another core. An update starts it once its
-    pages are rendered, so the site-wide files, the state and the first publication (about a
-    fifth of a rebuild at 100,000 entries) overlap with it. The pages are read from the
-    generation they were rendered into, which stays as it is once published."""
-
-    def __init__(self, root: Path, shard_pages: int, later: LaterSearch):
-        self._found: list[SearchIndex | BaseException] = []
-        self._stop = threading.Event()
-        # A daemon: a process that ends without joining it must not wait for Pagefind (whose
-        # input then closes, which ends it).
-        self._thread = threading.Thread(target=self._run, args=(root, shard_pages, later),
-                                        name="kgpub-search", daemon=True)
-        self._thread.start()
-
-    def _run(self, root: Path, shard_pages: int, later: LaterSearch) -> None:
-        try:
-            self._found.append(_find(root, shard_pages, later, self._stop))
-        except BaseException as exc:  # re-raised by result(), in the build's thread
-            self._found.append(exc)
-
-    def result(self) -> SearchIndex:
-        self._thread.join()
-        found = self._found[0]
-        if isinstance(found, BaseException):
-            raise found
-        return found
-
-    def cancel(self) -> None:
-        """Stop sending pages (the build failed) and wait for Pagefind to be closed."""
-        self._stop.set()
-        self._thread.join()
 
 
 def update(context: Context, works: list[Work], step: incremental.Plan, workers: int,
@@ -181,7 +145,7 @@ def update(context: Context, works: list[Work], step: incremental.Plan, workers:
     wanted = set(step.render)
     todo = [w for w in works if w.name in wanted]
     taken = _Taken(state)
-    written, take = taken.written, taken.take
+    written, made, take = taken.written, taken.made, taken.take
     render_all(context, todo, workers, progress, lambda: None, take)
     clock.lap("render")
     # The searchable pages are all written now (no site-wide file is one): the shards to index
@@ -192,36 +156,28 @@ def update(context: Context, works: list[Work], step: incremental.Plan, workers:
     later = _later_search(context, searchable, step, written)
     defer = defer and later is not None and _pages_to_index(
         later, context.index.project.shard_pages) >= context.index.project.publish_first_pages
-    # Indexed while this process writes the site-wide files: for this generation, or (defer)
-    # for the next one, the indexing going on while this one is published.
-    indexer = (Indexing(context.writer.root, context.index.project.shard_pages, later)
-               if later is not None else None)
+    found: list[SearchIndex | BaseException] = []
+    indexer = None
+    if later is not None and not defer:
+        indexer = threading.Thread(target=_find_into, args=(
+            found, context.writer.root, context.index.project.shard_pages, later))
+        indexer.start()
     try:
-        return _update_rest(context, todo, state, had, taken, later, indexer, defer, clock)
-    except BaseException:
+        site_wide = SiteWide(context, update=True)
+        site_wide.write_common()
+        site = site_wide.write_harvest(made)
+        clock.lap("site-wide files (search meanwhile)" if indexer else "site-wide files")
+    finally:
         if indexer is not None:
-            indexer.cancel()
-        raise
-
-
-def _update_rest(context: Context, todo: list[Work], state: incremental.State, had: set[str],
-                 taken: _Taken, later: LaterSearch | None, indexer: Indexing | None,
-                 defer: bool, clock: Stopwatch) -> Rendered:
-    """update() once the units are rendered: the site-wide files, the search index (unless
-    deferred: then `later` carries the indexing under way), the state."""
-    written, made = taken.written, taken.made
-    site_wide = SiteWide(context, update=True)
-    site_wide.write_common()
-    site = site_wide.write_harvest(made)
-    clock.lap("site-wide files (search meanwhile)" if indexer else "site-wide files")
+            indexer.join()
     state.add(site.name, site.files, [], site.read)
     written += site.changed
-    if indexer is not None and later is not None and not defer:
-        written += _record(context.writer, state, later, indexer.result())
+    if indexer is not None and later is not None:
+        if isinstance(found[0], BaseException):
+            raise found[0]
+        written += _record(context.writer, state, later, found[0])
         clock.lap("search (waited for)")
         later = None
-    elif later is not None:
-        later.indexing = indexer
     produced = {p for unit in state.units.values() for p in unit.files} | {BUILD_STATE}
     removed = sorted(had - produced - {SEARCH_PENDING})
     if later is None and (context.writer.root / SEARCH_PENDING).is_file():
@@ -271,17 +227,10 @@ def search_generation(out: Path, context: Context, state: incremental.State,
     """Index the shards an update left pending into a new generation of `out` (the published
     one brought up to date) and publish it; `done` (the first generation's) then counts both.
     Returns the generation its journal applies to."""
-    try:
-        staged = transaction.stage(out, generation.current(out), survey, files=False)
-    except BaseException:
-        if later.indexing is not None:
-            later.indexing.cancel()
-        raise
+    staged = transaction.stage(out, generation.current(out), survey, files=False)
     try:
         writer = transaction.Writer(staged.gen)
-        found = (later.indexing.result() if later.indexing is not None
-                 else _find(writer.root, context.index.project.shard_pages, later))
-        written = _record(writer, state, later, found)
+        written = _index(writer, context.index.project.shard_pages, state, later)
         clock.lap("search (then published again)")
         paths = state.units[incremental.SEARCH].files
         removed = sorted((set(later.kept) - set(paths)) | {SEARCH_PENDING})
@@ -291,8 +240,6 @@ def search_generation(out: Path, context: Context, state: incremental.State,
         files = len({p for unit in state.units.values() for p in unit.files} | {BUILD_STATE})
         base = transaction.publish(out, staged, written, removed, files)
     except BaseException:
-        if later.indexing is not None:
-            later.indexing.cancel()
         generation.discard(staged.gen)
         raise
     # What the two generations changed of the site published before them.
@@ -302,12 +249,25 @@ def search_generation(out: Path, context: Context, state: incremental.State,
     return base
 
 
-def _find(root: Path, shard_pages: int, later: LaterSearch,
-          stop: threading.Event | None = None) -> SearchIndex:
-    """Index the shards `later` names from the pages under root (the other shards' files are
-    not returned)."""
-    return build_search_index(root, later.pages, only=later.only, shard_pages=shard_pages,
-                              stop=stop)
+def _index(writer: transaction.Writer, shard_pages: int, state: incremental.State,
+           later: LaterSearch) -> list[str]:
+    """Index the shards `later` names into the generation `writer` writes (the other shards'
+    files stay as they are) and record the search files in the state. Returns the files
+    written because their bytes changed."""
+    return _record(writer, state, later, _find(writer.root, shard_pages, later))
+
+
+def _find(root: Path, shard_pages: int, later: LaterSearch) -> SearchIndex:
+    return build_search_index(root, later.pages, only=later.only, shard_pages=shard_pages)
+
+
+def _find_into(found: list[SearchIndex | BaseException], root: Path, shard_pages: int,
+               later: LaterSearch) -> None:
+    """_find in a thread: its result, or the exception it raised, goes into `found`."""
+    try:
+        found.append(_find(root, shard_pages, later))
+    except BaseException as exc:  # re-raised by the caller, in its thread
+        found.append(exc)
 
 
 def _record(writer: transaction.Writer, state: incremental.State, later: LaterSearch,
