@@ -8,8 +8,6 @@ fixtures of other test modules.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -194,26 +192,6 @@ def pytest_collection_modifyitems(config, items):
         for marker, table in MARKED.items():
             if name in table or test in table:
                 item.add_marker(getattr(pytest.mark, marker))
-
-
-@pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down
-def pytest_sessionfinish(session, exitstatus) -> None:
-    """An xdist worker whose tests all passed deletes its temporary directories itself (the
-    module fixtures' projects and sites), as the controller would at the end of the run
-    (tmp_path_retention_policy = "failed" in pyproject.toml): pytest leaves a worker's base
-    directory to the controller, which deletes it after both workers are done, one core idle;
-    a worker that finishes first deletes its own while the other still runs."""
-    basetemp = session.config.option.basetemp
-    if (os.environ.get("PYTEST_XDIST_WORKER") and basetemp and exitstatus == 0
-            and session.config.getini("tmp_path_retention_policy") == "failed"
-            and _numbered_by_pytest(Path(basetemp).parent)):
-        shutil.rmtree(basetemp, ignore_errors=True)
-
-
-def _numbered_by_pytest(run: Path) -> bool:
-    """A run's directory pytest made (.../pytest-of-<user>/pytest-<n>): one given with
-    --basetemp is the user's, and pytest deletes nothing of it."""
-    return run.parent.name.startswith("pytest-of-") and run.name.startswith("pytest-")
 
 
 @pytest.fixture(scope="session")
