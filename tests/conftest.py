@@ -27,6 +27,7 @@ from kgtest import (
     edit_file,
     parse_pages,
     parse_seed,
+    shared,
 )
 
 # Where the markers registered in pyproject.toml apply: each rule is a table here, and nowhere
@@ -249,12 +250,15 @@ def broken_project(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory, bundled_project) -> Path:
+    """One build of the bundled project for the whole run (both xdist workers): read it only;
+    a test that changes a site takes a copy (kgtest.copy_build)."""
     from kgpub.site import build
 
-    out = tmp_path_factory.mktemp("build") / "site"
-    result = build(bundled_project, out)
-    assert result.out == out
-    return out
+    def make(where: Path) -> None:
+        result = build(bundled_project, where / "site")
+        assert result.out == where / "site"
+
+    return shared(tmp_path_factory, "bundled", make) / "site"
 
 
 @pytest.fixture(scope="session")

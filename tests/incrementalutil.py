@@ -15,28 +15,48 @@ import pytest
 
 from kgpub.build import build
 from kgpub.config import load_project
-from kgtest import bench_generator, tree_bytes
+from kgtest import bench_generator, copy_build, shared, tree_bytes
 
 gen = bench_generator()
 ENTRIES = 80
 BASE = "https://w3id.org/sphr/"
 
 
-def make_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("incremental") / "project"
+def _generate(root: Path) -> None:
     gen.generate(ENTRIES, root, seed=4)
     # Search in several shards, so that rebuilds index only some of them again.
     with (root / "kgpub.toml").open("a") as f:
         # and every rebuild allowed to publish its edit first does, however few its pages
         f.write("\n[search]\nshard_pages = 40\npublish_first_pages = 0\n")
+
+
+def _generate_and_publish(where: Path) -> None:
+    _generate(where / "project")
+    out = where / "site"
+    result = build(load_project(where / "project"), out)
+    assert not result.incremental
+    assert len(list((out / "_pagefind").glob("shard-*"))) >= 2
+
+
+def _original(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The generated project and its first (full) build, made once for the run: both modules
+    start from the same ones (each took ~5 s to make on a loaded machine)."""
+    return shared(tmp_path_factory, "incremental", _generate_and_publish)
+
+
+def make_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the generated project, for a module to edit."""
+    root = tmp_path_factory.mktemp("incremental") / "project"
+    shutil.copytree(_original(tmp_path_factory) / "project", root)
     return root
 
 
 def publish(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("incremental-site") / "site"
-    result = build(load_project(project), out)
-    assert not result.incremental
-    assert len(list((out / "_pagefind").glob("shard-*"))) >= 2
+    """A copy of the project's first build (of the same files as `project`, made by
+    make_project and not yet edited)."""
+    assert tree_bytes(project) == tree_bytes(_original(tmp_path_factory) / "project")
+    out = copy_build(_original(tmp_path_factory) / "site",
+                     tmp_path_factory.mktemp("incremental-site") / "site")
     return out
 
 

@@ -3,6 +3,8 @@ modules): the seed parser, project copying and editing, hashing, page parsing, t
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import importlib.util
@@ -10,9 +12,11 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 from rdflib import Namespace
@@ -137,6 +141,61 @@ def subject_line(path: Path, subject: str) -> int:
     found = [n for n, line in enumerate(lines, 1) if re.match(re.escape(subject) + r"\s", line)]
     assert len(found) == 1, f"{subject} starts {len(found)} statements in {path}"
     return found[0]
+
+
+# ---- builds shared by the whole run --------------------------------------------------------
+
+
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory every process of this run sees: under pytest-xdist the workers' base temp
+    directories share a parent that is the run's own (pytest-of-user/pytest-N); without xdist,
+    the base temp directory itself."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
+def shared(tmp_path_factory: pytest.TempPathFactory, name: str,
+           make: Callable[[Path], None]) -> Path:
+    """A directory `make(dir)` fills once per run, whichever process asks first; the others
+    wait on its lock and reuse it (a build of a project took ~1.5-5 s per module on two loaded
+    cores). What it holds is read by many tests at once: never change it, copy it
+    (copy_build) when a test does."""
+    root = run_dir(tmp_path_factory) / f"shared-{name}"
+    done = root.with_name(root.name + ".done")
+    with _locked(root.with_name(root.name + ".lock")):
+        if not done.exists():
+            shutil.rmtree(root, ignore_errors=True)  # a maker that failed halfway
+            root.mkdir()
+            make(root)
+            done.touch()
+    return root
+
+
+def copy_build(out: Path, dest: Path) -> Path:
+    """A private copy of a build's output `out` (the link and its generations, as `kgpub
+    build` leaves them) as `dest`, a path like out; the same bytes as building again (a build
+    records no path of its own, only relative ones and content hashes). Copied, never
+    hard-linked: a later build of dest may rewrite the files of an older generation in
+    place."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for part in out.parent.iterdir():
+        if part.name == out.name:
+            target = os.readlink(out)  # relative: .<name>.gen/N
+            dest.symlink_to(target.replace(f".{out.name}.", f".{dest.name}.", 1))
+        elif part.name.startswith(f".{out.name}."):
+            name = f".{dest.name}." + part.name.removeprefix(f".{out.name}.")
+            if part.is_dir():
+                shutil.copytree(part, dest.parent / name, symlinks=True)
+            else:
+                shutil.copy2(part, dest.parent / name)
+    return dest
 
 
 def tree_hashes(root: Path) -> dict[str, str]:

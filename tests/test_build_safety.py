@@ -33,7 +33,15 @@ from kgpub import generation
 from kgpub.build import build, transaction
 from kgpub.config import load_project
 from kgpub.errors import OutputError
-from kgtest import KGPUB_BIN, bench_generator, copy_project, edit_file, run_cli, subprocess_env
+from kgtest import (
+    KGPUB_BIN,
+    bench_generator,
+    copy_build,
+    copy_project,
+    edit_file,
+    run_cli,
+    subprocess_env,
+)
 
 TITLE = '"Social Protection: A Key to a Fair Society"@en'
 PAGE = "resource/social-protection-a-key-to-a-fair-society.html"
@@ -102,10 +110,10 @@ def project(tmp_path) -> Path:
 
 
 @pytest.fixture
-def site(project, tmp_path) -> Path:
-    """A published site (one generation)."""
-    out = tmp_path / "public" / "site"
-    build(load_project(project), out)
+def site(project, tmp_path, built_site) -> Path:
+    """A published site (one generation): the project's build, copied from the run's build of
+    the same (bundled) project rather than built again for every test."""
+    out = copy_build(built_site, tmp_path / "public" / "site")
     assert generation.is_generation_link(out)
     return out
 

@@ -28,7 +28,7 @@ from httpcases import (
 from kgpub.config import load_project
 from kgpub.server.app import create_app
 from kgpub.server.conneg import negotiate, parse_accept
-from kgpub.site import build
+from kgtest import copy_build
 from serverutil import copy_project
 
 
@@ -39,8 +39,10 @@ def project(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def site(project):
-    return build(project, project.root / "site").out
+def site(project, built_site):
+    """The project's build: a copy of the run's build of the bundled project (a test adds a
+    link to it)."""
+    return copy_build(built_site, project.root / "site")
 
 
 @pytest.fixture(scope="module")

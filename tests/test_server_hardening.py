@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from kgpub.config import load_project
 from kgpub.server.app import create_app
-from kgpub.site import build
+from kgtest import copy_build
 from serverutil import copy_project, port_of, rss, running_server, server_pid
 
 pytestmark = pytest.mark.timeout(180)
@@ -30,8 +30,9 @@ def project(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def site(project) -> Path:
-    return build(load_project(project), project / "site").out
+def site(project, built_site) -> Path:
+    """The project's build: a copy of the run's build of the bundled project."""
+    return copy_build(built_site, project / "site")
 
 
 @pytest.fixture(scope="module")
