@@ -55,9 +55,8 @@ def publish(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the project's first build (of the same files as `project`, made by
     make_project and not yet edited)."""
     assert tree_bytes(project) == tree_bytes(_original(tmp_path_factory) / "project")
-    out = copy_build(_original(tmp_path_factory) / "site",
-                     tmp_path_factory.mktemp("incremental-site") / "site")
-    return out
+    return copy_build(_original(tmp_path_factory) / "site",
+                      tmp_path_factory.mktemp("incremental-site") / "site")
 
 
 def entry_files(project: Path) -> list[Path]:

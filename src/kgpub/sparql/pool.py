@@ -204,7 +204,7 @@ class QueryPool:
         left to the exchange task, with the reader and the message already taken (returned);
         a caller cancelled meanwhile leaves the rest to that task too, its answer dropped."""
         fd = w.conn.fileno()
-        most = request.get("max_bytes", self.limits.max_result_bytes) + 8 * MiB
+        most = self._answer_bound(request)
         reader = FrameReader(fd, most + CHUNK_BYTES)
         os.set_blocking(fd, False)  # until the exchange ends (here, or in the exchange task)
         first = None
@@ -313,6 +313,11 @@ class QueryPool:
                                          first)
         return self._result(*exchange, started)
 
+    def _answer_bound(self, request: dict) -> int:
+        """The most a worker may send for this request: its result cap, with room for the
+        messages' framing and heads (more means a faulty worker)."""
+        return request.get("max_bytes", self.limits.max_result_bytes) + 8 * MiB
+
     def _result(self, head: dict, body: bytes | None, spool: IO[bytes] | None, size: int,
                 started: float) -> QueryResult:
         if head["kind"] == "refused":
@@ -354,7 +359,7 @@ class QueryPool:
             raise _Undelivered() from None
         spool: IO[bytes] | None = None
         size = 0
-        most = request.get("max_bytes", self.limits.max_result_bytes) + 8 * MiB
+        most = self._answer_bound(request)
         try:
             while True:
                 remaining = deadline - time.monotonic()
@@ -407,7 +412,7 @@ class QueryPool:
                 raise _Undelivered() from None
         spool: IO[bytes] | None = None
         size = 0
-        most = request.get("max_bytes", self.limits.max_result_bytes) + 8 * MiB
+        most = self._answer_bound(request)
         fd = w.conn.fileno()
         os.set_blocking(fd, False)
         if reader is None:
